@@ -41,6 +41,8 @@ class Fetched:
     raw: bytes
     internal_date: datetime | None = None
     flags: tuple[str, ...] = ()
+    # The folder's validity when read (IMAP UIDVALIDITY; 0 for Maildir), for the checkpoint.
+    validity: int = 0
 
 
 @dataclass(frozen=True)
