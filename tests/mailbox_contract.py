@@ -316,6 +316,7 @@ class MailboxTests:
         for item in items:
             if header_of(item.raw, "Message-ID") in old:
                 assert item.position == checkpoint.position
+        assert all(item.validity == checkpoint.validity for item in items)
         later = store.mailbox.checkpoint(INBOX)
         assert later.validity == checkpoint.validity
         assert later.position > checkpoint.position
