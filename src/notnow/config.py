@@ -257,7 +257,9 @@ class _Validator:
         label = f"account {name!r}" if name else prefix
         identity = self.get(item, label, "identity", str, None, _one_line, "one line")
         if "identity" not in item:
-            self.problem(f"{label}.identity", 'missing, e.g. identity = "Alice <alice@example.org>"')
+            self.problem(
+                f"{label}.identity", 'missing, e.g. identity = "Alice <alice@example.org>"'
+            )
         elif identity is not None and "@" not in identity:
             self.problem(f"{label}.identity", "must contain an email address")
         folders = self.get(
@@ -272,11 +274,22 @@ class _Validator:
         maildir = self.path(item, label, "maildir")
         host = self.get(item, label, "host", str, None, _one_line, "a host name")
         security = self.get(
-            item, label, "security", str, "tls", lambda v: v in SECURITY_MODES, '"tls", "starttls" or "none"'
+            item,
+            label,
+            "security",
+            str,
+            "tls",
+            lambda v: v in SECURITY_MODES,
+            '"tls", "starttls" or "none"',
         )
         port = self.get(
-            item, label, "port", int, DEFAULT_PORTS.get(security, 993),
-            lambda v: 0 < v < 65536, "a port number",
+            item,
+            label,
+            "port",
+            int,
+            DEFAULT_PORTS.get(security, 993),
+            lambda v: 0 < v < 65536,
+            "a port number",
         )
         username = self.get(item, label, "username", str, None, _one_line, "one line")
         password_command = self.get(item, label, "password_command", str, None, bool, "a command")
@@ -292,7 +305,12 @@ class _Validator:
         drafts_folder = self.get(item, label, "drafts_folder", str, None, bool, "a folder name")
         idle = self.get(item, label, "idle", bool, True)
         idle_timeout = self.get(
-            item, label, "idle_timeout", int, 600, lambda v: 10 <= v <= 1740,
+            item,
+            label,
+            "idle_timeout",
+            int,
+            600,
+            lambda v: 10 <= v <= 1740,
             "seconds between 10 and 1740 (29 minutes, RFC 2177)",
         )
         timeout = self.get(item, label, "timeout", int, 60, lambda v: 1 <= v <= 3600, "seconds")
@@ -339,16 +357,22 @@ class _Validator:
                 table, p, "review_keyword", str, "$NotnowReview", _keyword, "an IMAP keyword"
             ),
             rejection_keyword=self.get(
-                table, p, "rejection_keyword", str, "", lambda v: v == "" or _keyword(v),
+                table,
+                p,
+                "rejection_keyword",
+                str,
+                "",
+                lambda v: v == "" or _keyword(v),
                 "an IMAP keyword or empty",
             ),
         )
 
     def classifier(self, table: dict[str, Any]) -> ClassifierConfig:
         p = "classifier"
-        unit = (lambda v: 0.0 <= v <= 1.0)
-        draft = self.get(table, p, "draft_threshold", (float, int), None, unit, "between 0 and 1")
-        review = self.get(table, p, "review_threshold", (float, int), None, unit, "between 0 and 1")
+        draft = self.get(table, p, "draft_threshold", (float, int), None, _unit, "between 0 and 1")
+        review = self.get(
+            table, p, "review_threshold", (float, int), None, _unit, "between 0 and 1"
+        )
         if draft is not None and review is not None and review > draft:
             self.problem("classifier.review_threshold", "must not be above draft_threshold")
         return ClassifierConfig(
@@ -372,11 +396,20 @@ def _fields(cls: type) -> set[str]:
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-             float: "a number"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        float: "a number",
+    }
     if isinstance(kind, tuple):
         return " or ".join(names.get(k, k.__name__) for k in kind)
     return names.get(kind, kind.__name__)
+
+
+def _unit(value: float) -> bool:
+    return 0.0 <= value <= 1.0
 
 
 def _one_line(value: str) -> bool:

@@ -8,6 +8,7 @@ characters here, once, so nothing downstream can carry a CR/LF into a header it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -131,10 +132,8 @@ def parse(raw: bytes) -> Email:
 def clean_header(value: str) -> str:
     """Decode RFC 2047 words, unfold, and remove every control character."""
     if "=?" in value:
-        try:
+        with contextlib.suppress(UnicodeError, LookupError, ValueError):
             value = str(make_header(decode_header(value)))
-        except (UnicodeError, LookupError, ValueError):
-            pass
     return _CONTROL.sub(" ", value).strip()
 
 

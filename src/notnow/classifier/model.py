@@ -1,0 +1,267 @@
+"""The classifier: build, train, score, save and load. No mailbox or network I/O.
+
+The bundled model is a reproducible function of the bundled corpus and the scikit-learn
+version: it is trained on first use and cached (skops format, never pickle) under the
+user's cache directory, keyed by both. A cached or user-trained file whose versions do
+not match is not trusted: it is rebuilt (bundled) or reported (user model) — never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notnow.classifier import dataset
+from notnow.classifier.features import document
+from notnow.errors import ModelError
+from notnow.message import Email
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DEFAULT_DRAFT_THRESHOLD = 0.80
+DEFAULT_REVIEW_THRESHOLD = 0.50
+
+# Types a notnow model file may contain; anything else in a file is refused.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float
+    label: str  # "rejection" | "other"
+    lang: str
+    band: str  # "draft" | "review" | "ignore"
+
+
+@dataclass
+class Classifier:
+    pipeline: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+    draft_threshold: float = DEFAULT_DRAFT_THRESHOLD
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
+
+    def scores(self, emails: Sequence[Email]) -> list[float]:
+        if not emails:
+            return []
+        documents = [document(email) for email in emails]
+        probabilities = self.pipeline.predict_proba(documents)
+        positive = list(self.pipeline.classes_).index(1)
+        return [float(row[positive]) for row in probabilities]
+
+    def classify(self, emails: Sequence[Email]) -> list[Verdict]:
+        return [
+            self.verdict(score, email.lang)
+            for email, score in zip(emails, self.scores(emails), strict=True)
+        ]
+
+    def verdict(self, score: float, lang: str) -> Verdict:
+        if score >= self.draft_threshold:
+            band = "draft"
+        elif score >= self.review_threshold:
+            band = "review"
+        else:
+            band = "ignore"
+        label = "rejection" if score >= self.draft_threshold else "other"
+        return Verdict(round(score, 4), label, lang, band)
+
+    def with_thresholds(self, draft: float | None, review: float | None) -> Classifier:
+        return Classifier(
+            self.pipeline,
+            self.metadata,
+            self.draft_threshold if draft is None else draft,
+            self.review_threshold if review is None else review,
+        )
+
+
+def build_pipeline() -> Any:
+    """Word and character n-gram TF-IDF into a logistic regression (probabilities)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=(1, 3),
+                    min_df=2,
+                    max_df=0.5,
+                    sublinear_tf=True,
+                    max_features=200_000,
+                    token_pattern=r"(?u)\b\w[\w'’]*\b",  # noqa: S106 - a regex, not a password
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=300_000,
+                ),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=8.0, class_weight="balanced", max_iter=3000)
+    return Pipeline([("features", features), ("model", model)])
+
+
+def train(
+    examples: Sequence[dataset.Example],
+    weights: Sequence[float] | None = None,
+) -> Classifier:
+    """Fit a new classifier on labelled examples."""
+    from notnow.message import parse
+
+    if not examples:
+        raise ModelError("no training examples")
+    labels = {example.label for example in examples}
+    if labels != set(dataset.LABELS):
+        raise ModelError("training needs examples of both rejection and other mail")
+    emails = [parse(example.raw) for example in examples]
+    documents = [document(email) for email in emails]
+    targets = [1 if example.label == "rejection" else 0 for example in examples]
+    pipeline = build_pipeline()
+    fit_params = {}
+    if weights is not None:
+        fit_params["model__sample_weight"] = list(weights)
+    pipeline.fit(documents, targets, **fit_params)
+    return Classifier(pipeline, _metadata(len(examples)))
+
+
+def _metadata(count: int) -> dict[str, Any]:
+    import sklearn
+
+    return {
+        "format": FORMAT_VERSION,
+        "sklearn": sklearn.__version__,
+        "corpus": dataset.corpus_hash(),
+        "examples": count,
+    }
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+def save(classifier: Classifier, path: Path) -> None:
+    """Write a model with skops (no pickle), atomically."""
+    import skops.io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "pipeline": classifier.pipeline,
+        "metadata": json.dumps(classifier.metadata),
+        "thresholds": [classifier.draft_threshold, classifier.review_threshold],
+    }
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".model-", suffix=".skops")
+    os.close(handle)
+    try:
+        skops.io.dump(payload, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> Classifier:
+    """Read a model saved by ``save``; refuse files with unexpected types or versions."""
+    import sklearn
+    import skops.io
+
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found: train one with `notnow train`")
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+        foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        if foreign:
+            raise ModelError(
+                f"model file {path} contains types notnow does not load: {', '.join(foreign)}"
+            )
+        payload = skops.io.load(path, trusted=untrusted)
+        metadata = json.loads(payload["metadata"])
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001 - skops/zip/json raise many kinds on a bad file
+        raise ModelError(
+            f"model file {path} cannot be read ({type(e).__name__}): retrain it with `notnow train`"
+        ) from e
+    if metadata.get("format") != FORMAT_VERSION or metadata.get("sklearn") != sklearn.__version__:
+        raise ModelError(
+            f"model file {path} was made by scikit-learn {metadata.get('sklearn')} "
+            f"(format {metadata.get('format')}); this is scikit-learn {sklearn.__version__}: "
+            "retrain it with `notnow train`"
+        )
+    draft, review = payload.get("thresholds", [DEFAULT_DRAFT_THRESHOLD, DEFAULT_REVIEW_THRESHOLD])
+    return Classifier(payload["pipeline"], metadata, float(draft), float(review))
+
+
+def cache_dir() -> Path:
+    from notnow.config import xdg_dir
+
+    override = os.environ.get("NOTNOW_CACHE_DIR")
+    return Path(override) if override else xdg_dir("XDG_CACHE_HOME", ".cache") / "notnow"
+
+
+def user_model_path() -> Path:
+    """Where `notnow train` keeps the user's model: $NOTNOW_MODEL, else the XDG data dir."""
+    from notnow.config import xdg_dir
+
+    override = os.environ.get("NOTNOW_MODEL")
+    if override:
+        return Path(override)
+    return xdg_dir("XDG_DATA_HOME", ".local/share") / "notnow" / "model.skops"
+
+
+def bundled_path() -> Path:
+    import sklearn
+
+    return cache_dir() / f"bundled-{dataset.corpus_hash()}-sklearn{sklearn.__version__}.skops"
+
+
+_LOADED: dict[str, Classifier] = {}
+
+
+def bundled() -> Classifier:
+    """The model trained on the bundled corpus: from the cache, else built and cached."""
+    path = bundled_path()
+    key = str(path)
+    if key in _LOADED:
+        return _LOADED[key]
+    classifier: Classifier | None = None
+    if path.is_file():
+        try:
+            classifier = load(path)
+        except ModelError as e:
+            logger.warning("rebuilding the bundled model: %s", e)
+    if classifier is None:
+        logger.info("building the bundled model from the corpus (once per version)")
+        classifier = train(dataset.bundled())
+        try:
+            save(classifier, path)
+        except OSError as e:
+            logger.warning("cannot cache the bundled model at %s: %s", path, e)
+    _LOADED[key] = classifier
+    return classifier
+
+
+def active(model_path: Path | None = None) -> Classifier:
+    """A user-given model, else the user's trained model in the cache dir, else bundled."""
+    if model_path is not None:
+        return load(model_path)
+    user_model = user_model_path()
+    if user_model.is_file():
+        try:
+            return load(user_model)
+        except ModelError as e:
+            logger.warning("%s; using the bundled model", e)
+    return bundled()

@@ -1,0 +1,261 @@
+"""One pass over an account: fetch new mail, classify, plan, apply. The only place that
+writes to a mailbox.
+
+Exactly one draft per rejection, across crashes: a draft is recorded as an ``intent``
+(with its bytes) in a committed transaction *before* the APPEND and marked ``saved``
+after it. At the start of every pass, intents left by a crash are reconciled against the
+X-Notnow-Source headers in Drafts: found -> saved; missing -> appended now. A checkpoint
+moves only after its batch is fully applied, so a crash re-reads at most one batch, and
+re-read messages are recognised by Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from notnow.classifier.model import Classifier
+from notnow.config import AccountConfig, Config
+from notnow.daemon import plan as planning
+from notnow.daemon.state import State
+from notnow.errors import MessageError
+from notnow.mailbox.base import Checkpoint, Fetched, Mailbox
+from notnow.message import Email, parse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    account: str
+    dry_run: bool = False
+    fetched: int = 0
+    rejections: int = 0
+    review: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
+    drafts_saved: list[planning.SaveDraft] = field(default_factory=list)
+    drafts_deferred: list[planning.SaveDraft] = field(default_factory=list)
+    planned: list[planning.Action] = field(default_factory=list)
+    error: str = ""  # why the account could not be processed, for the user
+
+
+def _today() -> datetime:
+    return datetime.now(UTC).astimezone()
+
+
+class AccountPass:
+    """Runs passes for one account over an open mailbox."""
+
+    def __init__(
+        self,
+        config: Config,
+        account: AccountConfig,
+        mailbox: Mailbox,
+        state: State,
+        classifier: Classifier,
+        dry_run: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.config = config
+        self.account = account
+        self.mailbox = mailbox
+        self.state = state
+        self.classifier = classifier
+        self.dry_run = dry_run
+        self.should_stop = should_stop
+        self._drafts_folder: str | None = None
+        self._sources: set[str] | None = None
+
+    @property
+    def drafts_folder(self) -> str:
+        if self._drafts_folder is None:
+            self._drafts_folder = self.mailbox.drafts_folder()
+        return self._drafts_folder
+
+    def sources(self) -> set[str]:
+        """X-Notnow-Source values already in Drafts, read once per pass."""
+        if self._sources is None:
+            self._sources = self.mailbox.find_sources(self.drafts_folder)
+        return self._sources
+
+    def run(self) -> PassReport:
+        report = PassReport(self.account.name, self.dry_run)
+        self._sources = None
+        if not self.dry_run:
+            self.reconcile()
+            self.flush_deferred(report)
+        for folder in self.account.folders:
+            if self.should_stop():
+                break
+            self.run_folder(folder, report)
+        return report
+
+    # -- crash recovery and the daily cap -------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Finish what a crash interrupted: every ``intent`` is saved exactly once."""
+        intents = self.state.drafts_in_state(self.account.name, "intent")
+        if not intents:
+            return
+        present = self.sources()
+        for record in intents:
+            if record.source_id not in present and record.raw is not None:
+                logger.info("completing an interrupted draft for %s", record.source_id)
+                self.mailbox.append_draft(record.raw, self.drafts_folder)
+                present.add(record.source_id)
+            with self.state.transaction():
+                self.state.set_draft_state(self.account.name, record.source_id, "saved")
+
+    def flush_deferred(self, report: PassReport) -> None:
+        """Save drafts deferred by yesterday's cap while today's cap allows."""
+        deferred = self.state.drafts_in_state(self.account.name, "deferred")
+        for record in deferred:
+            if self.saved_today() >= self.config.drafts.max_per_day:
+                break
+            if record.raw is None:
+                continue
+            with self.state.transaction():
+                self.state.set_draft_state(self.account.name, record.source_id, "intent")
+            self._append(record.source_id, record.raw)
+
+    def saved_today(self) -> int:
+        return self.state.saved_on(self.account.name, _today().date())
+
+    # -- one folder -------------------------------------------------------------------------
+
+    def run_folder(self, folder: str, report: PassReport) -> None:
+        after = self.state.checkpoint(self.account.name, folder)
+        since = None
+        if after is None:
+            since = datetime.now(UTC) - timedelta(days=self.config.daemon.since_days)
+        for batch in self.mailbox.fetch_new(folder, after, since):
+            if not batch:
+                continue
+            report.fetched += len(batch)
+            items = self.prepare(batch)
+            context = self.context(items)
+            result = planning.plan(items, context, datetime.now(UTC))
+            report.planned.extend(result.actions)
+            if self.dry_run:
+                self.count(result, report, applied=False)
+            else:
+                self.apply(result, report)
+                self.advance(folder, batch)
+            if self.should_stop():
+                break
+
+    def prepare(self, batch: list[Fetched]) -> list[planning.Item]:
+        """Parse every message (a bad one is recorded, not fatal) and score them in one go."""
+        emails: dict[int, Email] = {}
+        errors: dict[int, str] = {}
+        for index, fetched in enumerate(batch):
+            try:
+                emails[index] = parse(fetched.raw)
+            except MessageError as e:
+                logger.warning(
+                    "skipping unreadable message %s in %s: %s", fetched.key, fetched.folder, e
+                )
+                errors[index] = str(e)
+        verdicts = dict(zip(emails, self.classifier.classify(list(emails.values())), strict=True))
+        return [
+            planning.Item(fetched, emails.get(index), verdicts.get(index), errors.get(index, ""))
+            for index, fetched in enumerate(batch)
+        ]
+
+    def context(self, items: list[planning.Item]) -> planning.Context:
+        name = self.account.name
+        ids = [item.email.message_id for item in items if item.email is not None]
+        known = self.state.known(name, ids)
+        drafted = {i for i in ids if self.state.draft(name, i) is not None}
+        if not self.dry_run or self._sources is not None:
+            drafted |= self.sources() & set(ids)
+        threads = {
+            planning.thread_of(item.email)
+            for item in items
+            if item.email is not None
+            and self.state.thread_has_draft(name, planning.thread_of(item.email))
+        }
+        return planning.Context(
+            account=self.account,
+            drafts=self.config.drafts,
+            known=frozenset(known),
+            drafted_sources=frozenset(drafted),
+            drafted_threads=frozenset(threads),
+            saved_today=self.saved_today(),
+        )
+
+    def apply(self, result: planning.Plan, report: PassReport) -> None:
+        name = self.account.name
+        for action in result.actions:
+            if isinstance(action, planning.SaveDraft):
+                draft = action.draft
+                with self.state.transaction():
+                    self.state.add_draft(
+                        name,
+                        action.source_id,
+                        draft.message_id,
+                        action.thread,
+                        draft.raw,
+                        draft.to,
+                        draft.subject,
+                        "deferred" if action.deferred else "intent",
+                    )
+                if action.deferred:
+                    logger.info(
+                        "daily cap of %d drafts reached; draft for %s deferred",
+                        self.config.drafts.max_per_day,
+                        action.source_id,
+                    )
+                    report.drafts_deferred.append(action)
+                    continue
+                self._append(action.source_id, draft.raw)
+                report.drafts_saved.append(action)
+            elif isinstance(action, planning.Tag):
+                self.mailbox.add_keyword(action.folder, action.key, action.keyword)
+        with self.state.transaction():
+            for record in result.records:
+                self.state.record_message(
+                    name,
+                    record.message_id,
+                    record.folder,
+                    record.key,
+                    record.status,
+                    score=record.score,
+                    lang=record.lang,
+                    subject=record.subject,
+                    sender=record.sender,
+                    reason=record.reason,
+                )
+        self.count(result, report, applied=True)
+
+    def _append(self, source_id: str, raw: bytes) -> None:
+        """APPEND unless Drafts already holds it, then mark it saved."""
+        if source_id not in self.sources():
+            self.mailbox.append_draft(raw, self.drafts_folder)
+            self.sources().add(source_id)
+            logger.info("saved a reply draft for %s", source_id)
+        with self.state.transaction():
+            self.state.set_draft_state(self.account.name, source_id, "saved")
+
+    def count(self, result: planning.Plan, report: PassReport, applied: bool) -> None:
+        for record in result.records:
+            if record.status == "rejection":
+                report.rejections += 1
+            elif record.status == "review":
+                report.review += 1
+            elif record.status == "failed":
+                report.failed.append((f"{record.folder}/{record.key}", record.reason))
+        if not applied:
+            for action in result.drafts:
+                (report.drafts_deferred if action.deferred else report.drafts_saved).append(action)
+
+    def advance(self, folder: str, batch: list[Fetched]) -> None:
+        validity = batch[-1].validity
+        position = max(f.position for f in batch)
+        previous = self.state.checkpoint(self.account.name, folder)
+        if previous is not None and previous.validity == validity:
+            position = max(position, previous.position)
+        with self.state.transaction():
+            self.state.set_checkpoint(self.account.name, folder, Checkpoint(validity, position))
