@@ -171,7 +171,9 @@ class Dovecot:
         self._root.chmod(0o755)  # the imap processes run as the dovecot user
         self.ca_file, self._key_file = make_certificate(self._root)
         self._mail_root = self._root / "mail"
-        self._passwd = self._root / "passwd"
+        # One passwd file per user: Dovecot re-reads a changed passwd file at most once a
+        # second, so a user added to a shared file could not log in straight away.
+        self._passwd = self._root / "passwd.d"
         self._config = self._root / "dovecot.conf"
         self.log_file = self._root / "dovecot.log"
         self._passwords: dict[str, str] = {}
@@ -188,8 +190,8 @@ class Dovecot:
         dovecot_version(self.binary)
         self._mail_root.mkdir(exist_ok=True)
         os.chown(self._mail_root, self._uid, self._gid)
-        self._passwd.touch()
-        self._passwd.chmod(0o644)
+        self._passwd.mkdir(exist_ok=True)
+        self._passwd.chmod(0o755)
         self._config.write_text(self._config_text(), encoding="utf-8")
         # Own process group: stop() can end every child Dovecot forked, and only those.
         self._process = subprocess.Popen(
@@ -275,7 +277,7 @@ class Dovecot:
     # -- users -------------------------------------------------------------------------------
 
     def add_user(self, name: str | None = None, password: str | None = None) -> str:
-        """Create a user (a fresh ``userN`` by default); Dovecot re-reads the passwd file."""
+        """Create a user (a fresh ``userN`` by default) who can log in at once."""
         if name is None:
             self._user_counter += 1
             name = f"user{self._user_counter}"
@@ -284,8 +286,9 @@ class Dovecot:
         if name in self._passwords:
             raise ValueError(f"user {name!r} exists")
         self._passwords[name] = password
-        with self._passwd.open("a", encoding="utf-8") as passwd:
-            passwd.write(f"{name}:{{PLAIN}}{password}::::::\n")
+        entry = self._passwd / name
+        entry.write_text(f"{name}:{{PLAIN}}{password}::::::\n", encoding="utf-8")
+        entry.chmod(0o644)
         return name
 
     def password(self, user: str) -> str:
@@ -331,6 +334,35 @@ class Dovecot:
             client.select_folder(folder, readonly=True)
             result: tuple[bytes, ...] = client.get_flags([uid]).get(uid, ())
             return result
+        finally:
+            client.logout()
+
+    def messages(self, user: str, folder: str) -> list[tuple[int, bytes, tuple[str, ...]]]:
+        """Every message in ``folder``: (UID, raw bytes, flags), read with EXAMINE/PEEK.
+
+        ``\\Recent`` is left out: it describes a session, not the message.
+        """
+        client = self.client(user)
+        try:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
+        finally:
+            client.logout()
+        return [
+            (
+                uid,
+                bytes(data[uid][b"BODY[]"]),
+                tuple(f.decode() for f in data[uid][b"FLAGS"] if f.lower() != b"\\recent"),
+            )
+            for uid in sorted(data)
+        ]
+
+    def create_folder(self, user: str, folder: str) -> None:
+        client = self.client(user)
+        try:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
         finally:
             client.logout()
 
@@ -390,11 +422,11 @@ imap_idle_notify_interval = 10 secs
 {capability}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self._passwd}
+  args = scheme=PLAIN username_format=%u {self._passwd}/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {self._passwd}
+  args = username_format=%u {self._passwd}/%u
   default_fields = uid=dovecot gid=dovecot home={self._mail_root}/%u
 }}
 namespace inbox {{

@@ -1,0 +1,640 @@
+"""The IMAP backend: ``ImapMailbox``, the one module that imports imapclient.
+
+Owns the connection (implicit TLS, STARTTLS or plain; certificates always verified),
+reading new mail since a checkpoint without changing it, finding the Drafts folder,
+appending drafts, and the small IDLE/NOOP helpers the daemon's loop needs. Every
+imapclient, socket and TLS error is wrapped here into ``notnow.errors`` with what to
+check; nothing above this module sees an imapclient type.
+
+What it must not do: set ``\\Seen`` (folders are read with EXAMINE and ``BODY.PEEK``),
+move, delete or expunge anything (it never sends CLOSE or EXPUNGE), download
+attachments of big messages, or let a password or a message body reach a log or an
+error message.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import imaplib
+import logging
+import re
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import CapabilityError, LoginError
+
+from notnow.config import AccountConfig
+from notnow.errors import (
+    AuthError,
+    ConfigError,
+    ConnectionFailedError,
+    FolderNotFoundError,
+    MailboxError,
+    NotnowError,
+)
+from notnow.mailbox.base import KNOWN_DRAFTS_NAMES, Checkpoint, Fetched, FolderInfo
+
+logger = logging.getLogger(__name__)
+
+# Messages above this size are read as headers + text parts only (attachments skipped).
+MAX_MESSAGE_BYTES = 1 << 20
+# Each text part of a big message is read up to this many bytes.
+MAX_TEXT_PART_BYTES = 256 << 10
+# At most this many text parts of one big message are read.
+MAX_TEXT_PARTS = 4
+
+_SOURCE_HEADER = "X-Notnow-Source"
+_STRIPPED_ON_REBUILD = re.compile(
+    rb"^(content-type|content-transfer-encoding|mime-version)\s*:", re.IGNORECASE
+)
+# Flags that describe a session, not a message: never reported.
+_SESSION_FLAGS = {b"\\recent"}
+
+
+class ImapMailbox:
+    """One logged-in IMAP account. Build it with ``ImapMailbox.connect``.
+
+    Not thread-safe: one connection, one command at a time.
+    """
+
+    def __init__(self, client: Any, account: AccountConfig) -> None:
+        self._client = client
+        self._account = account
+        self._where = f"{account.host}:{account.port}"
+        self._drafts: str | None = None
+        self._closed = False
+        self._broken = False
+
+    # -- connecting --------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, account: AccountConfig, password: str) -> ImapMailbox:
+        """Connect, secure the connection as ``account.security`` says, and log in."""
+        if account.host is None:
+            raise ConfigError(
+                f"account {account.name!r} has no host: it is a Maildir account, not IMAP"
+            )
+        where = f"{account.host}:{account.port}"
+        context = _ssl_context(account) if account.security != "none" else None
+        if account.security == "none" and not _is_loopback(account.host):
+            logger.warning(
+                "account %s: security = none sends the password to %s unencrypted",
+                account.name,
+                where,
+            )
+        logger.debug("connecting to %s (security %s)", where, account.security)
+        try:
+            client = imapclient.IMAPClient(
+                account.host,
+                port=account.port,
+                ssl=account.security == "tls",
+                ssl_context=context,
+                timeout=float(account.timeout),
+            )
+        except (OSError, imaplib.IMAP4.error) as e:
+            raise _connect_error(account, e) from e
+        try:
+            if account.security == "starttls":
+                client.starttls(context)
+            client.login(account.username or "", password)
+        except LoginError as e:
+            _shutdown(client)
+            server_says = _scrub(_text(e), password)
+            raise AuthError(
+                f"{where} refused the login of account {account.name!r} as user "
+                f"{account.username!r} ({server_says}). Store the right password with "
+                f"`notnow login --account {account.name}`, or fix password_command"
+            ) from None
+        except CapabilityError as e:
+            _shutdown(client)
+            raise ConnectionFailedError(
+                f'{where} does not offer STARTTLS: set security = "tls" (and its port, '
+                f"usually 993) for account {account.name!r}"
+            ) from e
+        except (OSError, imaplib.IMAP4.error) as e:
+            _shutdown(client)
+            raise _connect_error(account, e, password) from e
+        # Aware datetimes (the server's offset) instead of naive local time.
+        client.normalise_times = False
+        logger.info("account %s: logged in to %s as %s", account.name, where, account.username)
+        return cls(client, account)
+
+    # -- folders -----------------------------------------------------------------------------
+
+    def list_folders(self) -> list[FolderInfo]:
+        with self._errors("listing folders"):
+            listing = self._client.list_folders()
+        folders = []
+        for flags, _delimiter, name in listing:
+            folders.append(FolderInfo(name=str(name), flags=tuple(_decode(f) for f in flags)))
+        return folders
+
+    def drafts_folder(self) -> str:
+        if self._drafts is None:
+            self._drafts = self._find_drafts()
+        return self._drafts
+
+    def _find_drafts(self) -> str:
+        folders = [f for f in self.list_folders() if not _unselectable(f)]
+        names = [f.name for f in folders]
+        configured = self._account.drafts_folder
+        if configured is not None:
+            if configured in names:
+                return configured
+            raise FolderNotFoundError(
+                f"drafts_folder {configured!r} of account {self._account.name!r} does not "
+                f"exist on {self._where}: fix drafts_folder (folders: {_listing(names)})"
+            )
+        for folder in folders:
+            if any(flag.lower() == "\\drafts" for flag in folder.flags):
+                logger.debug("drafts folder by special-use flag: %s", folder.name)
+                return folder.name
+        by_name = {name.casefold(): name for name in reversed(names)}
+        for known in KNOWN_DRAFTS_NAMES:
+            if known.casefold() in by_name:
+                logger.debug("drafts folder by name: %s", by_name[known.casefold()])
+                return by_name[known.casefold()]
+        raise FolderNotFoundError(
+            f"no Drafts folder on {self._where} for account {self._account.name!r}: none has "
+            f"the \\Drafts flag and none has a known name; set drafts_folder "
+            f"(folders: {_listing(names)})"
+        )
+
+    def _select(self, folder: str, readonly: bool = True) -> dict[bytes, Any]:
+        try:
+            with self._errors(f"opening folder {folder!r}"):
+                response: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
+                return response
+        except ConnectionFailedError:
+            raise
+        except MailboxError as e:
+            names = [f.name for f in self.list_folders()]
+            if folder not in names:
+                raise FolderNotFoundError(
+                    f"folder {folder!r} does not exist on {self._where} (account "
+                    f"{self._account.name!r}); fix folders or drafts_folder "
+                    f"(folders: {_listing(names)})"
+                ) from e
+            raise
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def checkpoint(self, folder: str) -> Checkpoint:
+        status = self._select(folder)
+        validity = int(status[b"UIDVALIDITY"])
+        if b"UIDNEXT" in status:
+            return Checkpoint(validity, int(status[b"UIDNEXT"]) - 1)
+        # UIDNEXT is optional before IMAP4rev2: the highest UID in use is as good.
+        with self._errors(f"searching {folder!r}"):
+            uids = self._client.search("ALL")
+        return Checkpoint(validity, max((int(uid) for uid in uids), default=0))
+
+    def fetch_new(
+        self,
+        folder: str,
+        after: Checkpoint | None,
+        since: datetime | None = None,
+        batch_size: int = 200,
+    ) -> Iterator[list[Fetched]]:
+        status = self._select(folder)  # EXAMINE: nothing read can change a flag
+        validity = int(status[b"UIDVALIDITY"])
+        since_utc = _aware(since) if since is not None else None
+        with self._errors(f"searching {folder!r}"):
+            if after is not None and after.validity == validity:
+                found = self._client.search(["UID", f"{after.position + 1}:*"])
+                # "n:*" always matches the highest UID, even one below n.
+                uids = sorted(int(uid) for uid in found if int(uid) > after.position)
+            elif since_utc is not None:
+                # SEARCH SINCE has day granularity in the server's time zone: ask for a day
+                # more and filter on INTERNALDATE below.
+                day = (since_utc - timedelta(days=1)).date()
+                uids = sorted(int(uid) for uid in self._client.search(["SINCE", day]))
+            else:
+                uids = sorted(int(uid) for uid in self._client.search("ALL"))
+        if after is not None and after.validity != validity:
+            logger.info(
+                "folder %s: UIDVALIDITY changed (%s -> %s), reading by date instead",
+                folder,
+                after.validity,
+                validity,
+            )
+        logger.debug("folder %s: %s message(s) to read", folder, len(uids))
+        step = max(1, batch_size)
+        for start in range(0, len(uids), step):
+            batch = self._fetch_batch(folder, validity, uids[start : start + step])
+            if since_utc is not None and not (after is not None and after.validity == validity):
+                batch = [
+                    item
+                    for item in batch
+                    if item.internal_date is None or item.internal_date >= since_utc
+                ]
+            if batch:
+                yield batch
+
+    def _fetch_batch(self, folder: str, validity: int, uids: Sequence[int]) -> list[Fetched]:
+        with self._errors(f"reading {folder!r}"):
+            meta = self._client.fetch(list(uids), ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
+            small = [
+                uid
+                for uid in uids
+                if uid in meta and int(meta[uid].get(b"RFC822.SIZE", 0)) <= MAX_MESSAGE_BYTES
+            ]
+            bodies = self._client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+            result = []
+            for uid in uids:
+                if uid not in meta:
+                    continue  # expunged since the search
+                small_body = bodies[uid].get(b"BODY[]") if uid in bodies else None
+                raw = small_body if uid in bodies else self._fetch_text_only(uid)
+                if raw is None:
+                    continue
+                result.append(
+                    Fetched(
+                        folder=folder,
+                        key=f"{validity}:{uid}",
+                        position=uid,
+                        validity=validity,
+                        raw=bytes(raw),
+                        internal_date=meta[uid].get(b"INTERNALDATE"),
+                        flags=tuple(
+                            _decode(flag)
+                            for flag in meta[uid].get(b"FLAGS", ())
+                            if flag.lower() not in _SESSION_FLAGS
+                        ),
+                    )
+                )
+        return result
+
+    def _fetch_text_only(self, uid: int) -> bytes | None:
+        """Headers and text parts of a big message, rebuilt as a small MIME message."""
+        response = self._client.fetch([uid], ["BODYSTRUCTURE", "BODY.PEEK[HEADER]"]).get(uid)
+        if response is None:
+            return None
+        header = bytes(response.get(b"BODY[HEADER]", b""))
+        parts = list(_text_parts(response.get(b"BODYSTRUCTURE")))[:MAX_TEXT_PARTS]
+        items = [f"BODY.PEEK[{part.section}]<0.{MAX_TEXT_PART_BYTES}>" for part in parts]
+        bodies: dict[bytes, Any] = {}
+        if items:
+            bodies = self._client.fetch([uid], items).get(uid, {})
+        texts: list[tuple[_TextPart, bytes]] = []
+        for part in parts:
+            body = _find_section(bodies, part.section)
+            if body is not None:
+                texts.append((part, body))
+        logger.debug(
+            "message %s is big: read headers and %s text part(s), not its attachments",
+            uid,
+            len(texts),
+        )
+        return _rebuild(header, texts)
+
+    # -- drafts ------------------------------------------------------------------------------
+
+    def append_draft(self, raw: bytes, folder: str | None = None) -> None:
+        target = folder if folder is not None else self.drafts_folder()
+        try:
+            with self._errors(f"saving a draft to {target!r}"):
+                self._client.append(target, raw, flags=(imapclient.DRAFT, imapclient.SEEN))
+        except ConnectionFailedError:
+            raise
+        except MailboxError as e:
+            names = [f.name for f in self.list_folders()]
+            if target not in names:
+                raise FolderNotFoundError(
+                    f"cannot save drafts: folder {target!r} does not exist on {self._where} "
+                    f"(account {self._account.name!r}); fix drafts_folder "
+                    f"(folders: {_listing(names)})"
+                ) from e
+            raise
+        logger.info("saved a draft to %s", target)
+
+    def find_sources(self, folder: str | None = None) -> set[str]:
+        target = folder if folder is not None else self.drafts_folder()
+        self._select(target)
+        sources: set[str] = set()
+        with self._errors(f"searching {target!r} for notnow drafts"):
+            uids = self._client.search(["HEADER", _SOURCE_HEADER, ""])
+            item = f"BODY.PEEK[HEADER.FIELDS ({_SOURCE_HEADER.upper()})]"
+            uid_list = sorted(int(uid) for uid in uids)
+            for start in range(0, len(uid_list), 500):
+                response = self._client.fetch(uid_list[start : start + 500], [item])
+                for data in response.values():
+                    header = _find_section(data, f"HEADER.FIELDS ({_SOURCE_HEADER.upper()})")
+                    sources.update(_header_values(header or b"", _SOURCE_HEADER))
+        return sources
+
+    # -- keywords ----------------------------------------------------------------------------
+
+    def add_keyword(self, folder: str, key: str, keyword: str) -> bool:
+        validity_text, _, uid_text = key.partition(":")
+        if not (validity_text.isdigit() and uid_text.isdigit()):
+            logger.warning("not an IMAP message key: %r", key)
+            return False
+        # The only read-write SELECT: STORE needs it. Never followed by CLOSE (it expunges).
+        status = self._select(folder, readonly=False)
+        if int(status[b"UIDVALIDITY"]) != int(validity_text):
+            logger.info("folder %s changed UIDVALIDITY; not tagging %s", folder, key)
+            return False
+        allowed = {flag.lower() for flag in status.get(b"PERMANENTFLAGS", ())}
+        if b"\\*" not in allowed and keyword.encode().lower() not in allowed:
+            logger.info("folder %s does not allow the keyword %s", folder, keyword)
+            return False
+        uid = int(uid_text)
+        with self._errors(f"tagging a message in {folder!r}"):
+            if not self._client.search(["UID", str(uid)]):
+                return False
+            self._client.add_flags([uid], [keyword], silent=True)
+        logger.debug("tagged %s in %s with %s", key, folder, keyword)
+        return True
+
+    # -- daemon helpers ----------------------------------------------------------------------
+
+    @property
+    def has_idle(self) -> bool:
+        with self._errors("reading capabilities"):
+            return bool(self._client.has_capability("IDLE"))
+
+    def idle_wait(self, folder: str, timeout: float) -> bool:
+        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``."""
+        if not self.has_idle:
+            raise MailboxError(f"{self._where} does not offer IDLE: poll instead")
+        self._select(folder)
+        deadline = time.monotonic() + timeout
+        changed = False
+        with self._errors(f"waiting for mail in {folder!r}"):
+            self._client.idle()
+            try:
+                while not changed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    responses = self._client.idle_check(timeout=remaining)
+                    changed = _announces_mail(responses)
+                    if _says_bye(responses):
+                        raise imaplib.IMAP4.abort("server said BYE")
+                    if not responses and deadline - time.monotonic() > 0.05:
+                        # Readable but nothing parsed: EOF. DONE below tells for sure.
+                        break
+            finally:
+                if not self._broken:
+                    _text_response, responses = self._client.idle_done()
+                    changed = changed or _announces_mail(responses)
+        return changed
+
+    def noop(self) -> None:
+        with self._errors("NOOP"):
+            self._client.noop()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._client.logout()
+        except (imaplib.IMAP4.error, OSError, ValueError) as e:
+            logger.debug("logout from %s failed (%s); closing the socket", self._where, e)
+            _shutdown(self._client)
+
+    def __enter__(self) -> ImapMailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- errors ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn imapclient/socket errors into notnow errors naming the server and action."""
+        if self._closed or self._broken:
+            state = "closed" if self._closed else "lost"
+            raise ConnectionFailedError(
+                f"the connection to {self._where} is {state}; cannot continue {action}"
+            )
+        try:
+            yield
+        except NotnowError:
+            raise
+        except (imaplib.IMAP4.abort, OSError) as e:
+            self._broken = True
+            raise ConnectionFailedError(
+                f"lost the connection to {self._where} while {action} ({_text(e)}); the "
+                f"server closed it or stopped answering within {self._account.timeout} s "
+                "(check the network, or raise timeout)"
+            ) from e
+        except imaplib.IMAP4.error as e:
+            raise MailboxError(f"{self._where}: {action} failed: {_text(e)}") from e
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TextPart:
+    """A text/plain or text/html leaf of a BODYSTRUCTURE, addressed by its section."""
+
+    section: str
+    subtype: str
+    params: str
+    encoding: str
+
+
+def _text_parts(structure: Any, prefix: str = "") -> Iterator[_TextPart]:
+    if not structure:
+        return
+    if isinstance(structure[0], list):  # multipart: children, then the subtype
+        for index, child in enumerate(structure[0], start=1):
+            yield from _text_parts(child, f"{prefix}{index}.")
+        return
+    section = (prefix or "1.")[:-1]
+    kind = _decode(structure[0]).lower()
+    subtype = _decode(structure[1]).lower()
+    if kind != "text" or subtype not in ("plain", "html"):
+        return  # attachments, images, embedded messages: never downloaded
+    disposition = structure[9] if len(structure) > 9 else None
+    if (
+        isinstance(disposition, tuple)
+        and disposition
+        and _decode(disposition[0]).lower() == ("attachment")
+    ):
+        return
+    params = structure[2] or ()
+    rendered = "".join(
+        f'; {_decode(name)}="{_decode(value)}"'
+        for name, value in zip(params[::2], params[1::2], strict=False)
+        if value is not None and '"' not in _decode(value)
+    )
+    encoding = _decode(structure[5]) if structure[5] else "7bit"
+    yield _TextPart(section, subtype, rendered, encoding)
+
+
+def _find_section(data: dict[bytes, Any], section: str) -> bytes | None:
+    """The value of ``BODY[section]`` or ``BODY[section]<0>`` in a FETCH response."""
+    wanted = f"BODY[{section}]".encode().upper()
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.upper().split(b"<", 1)[0] == wanted:
+            return None if value is None else bytes(value)
+    return None
+
+
+def _rebuild(header: bytes, texts: list[tuple[_TextPart, bytes]]) -> bytes:
+    """The original headers (minus MIME framing) over a multipart of the text parts."""
+    kept: list[bytes] = []
+    skipping = False
+    for line in header.rstrip(b"\r\n").split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = bool(_STRIPPED_ON_REBUILD.match(line))
+        if not skipping:
+            kept.append(line)
+    boundary = "notnow-text-" + secrets.token_hex(12)
+    out = [*kept, b"MIME-Version: 1.0"]
+    out.append(f'Content-Type: multipart/mixed; boundary="{boundary}"'.encode())
+    out.append(b"")
+    for part, body in texts:
+        if len(body) >= MAX_TEXT_PART_BYTES and b"\n" in body:
+            body = body[: body.rindex(b"\n") + 1]  # cut at a line, not mid-encoding
+        out.append(f"--{boundary}".encode())
+        out.append(f"Content-Type: text/{part.subtype}{part.params}".encode())
+        out.append(f"Content-Transfer-Encoding: {part.encoding}".encode())
+        out.append(b"")
+        out.append(body.rstrip(b"\r\n"))
+    out.append(f"--{boundary}--".encode())
+    out.append(b"")
+    return b"\r\n".join(out)
+
+
+def _header_values(header: bytes, name: str) -> list[str]:
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header)
+    values = []
+    for value in parsed.get_all(name) or []:
+        text = " ".join(str(value).split())
+        if text:
+            values.append(text)
+    return values
+
+
+def _announces_mail(responses: Sequence[Any]) -> bool:
+    return any(
+        isinstance(response, tuple)
+        and len(response) >= 2
+        and response[1] in (b"EXISTS", b"RECENT")
+        and not (response[1] == b"RECENT" and response[0] == 0)
+        for response in responses
+    )
+
+
+def _says_bye(responses: Sequence[Any]) -> bool:
+    return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses)
+
+
+def _unselectable(folder: FolderInfo) -> bool:
+    return any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in folder.flags)
+
+
+def _ssl_context(account: AccountConfig) -> ssl.SSLContext:
+    try:
+        if account.ca_file is not None:
+            return ssl.create_default_context(cafile=str(account.ca_file))
+        return ssl.create_default_context()
+    except (OSError, ssl.SSLError) as e:
+        raise ConnectionFailedError(
+            f"cannot load ca_file {account.ca_file} of account {account.name!r} ({_text(e)}): "
+            "point ca_file at the PEM certificate of the server or of its CA"
+        ) from e
+
+
+def _connect_error(account: AccountConfig, error: BaseException, password: str = "") -> Exception:
+    where = f"{account.host}:{account.port}"
+    name = account.name
+    if isinstance(error, socket.gaierror):
+        return ConnectionFailedError(
+            f"cannot resolve host {account.host!r} of account {name!r}: check host "
+            "and your network/DNS"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or _text(error)
+        if account.ca_file is not None:
+            advice = (
+                f"the certificate is not signed by ca_file {account.ca_file}, or its name "
+                f"does not match {account.host!r}: check ca_file and host"
+            )
+        else:
+            advice = (
+                "if the server uses a self-signed or private certificate, set ca_file to "
+                "its PEM certificate (or its CA's) in the account"
+            )
+        return ConnectionFailedError(
+            f"the TLS certificate of {where} (account {name!r}) could not be verified "
+            f"({reason}); {advice}"
+        )
+    if isinstance(error, ssl.SSLError):
+        return ConnectionFailedError(
+            f"TLS with {where} failed for account {name!r} ({_text(error)}): check that "
+            'security matches the port ("tls" usually 993, "starttls" usually 143)'
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return ConnectionFailedError(
+            f"{where} refused the connection (account {name!r}): check host and port, "
+            "and that the IMAP server is running"
+        )
+    if isinstance(error, TimeoutError):
+        return ConnectionFailedError(
+            f"no answer from {where} within {account.timeout} s (account {name!r}): check "
+            "host, port, security and any firewall, or raise timeout"
+        )
+    if isinstance(error, OSError):
+        return ConnectionFailedError(
+            f"cannot reach {where} (account {name!r}): {error.strerror or _text(error)}; "
+            "check host, port and your network"
+        )
+    return ConnectionFailedError(
+        f"{where} did not answer as an IMAP server should (account {name!r}): "
+        f"{_scrub(_text(error), password)}; check port and security"
+    )
+
+
+def _shutdown(client: Any) -> None:
+    with suppress(OSError, imaplib.IMAP4.error, ValueError):
+        client.shutdown()
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _decode(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _text(error: BaseException) -> str:
+    """An exception's message without Python's bytes repr (b'...')."""
+    parts = [_decode(arg) for arg in error.args] or [type(error).__name__]
+    text = " ".join(parts)
+    match = re.fullmatch(r"b'(.*)'", text)
+    return match.group(1) if match else text
+
+
+def _scrub(text: str, password: str) -> str:
+    return text.replace(password, "***") if password else text
+
+
+def _listing(names: Sequence[str]) -> str:
+    return ", ".join(repr(name) for name in sorted(names)) or "none"
