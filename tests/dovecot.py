@@ -419,6 +419,8 @@ mail_gid = dovecot
 shutdown_clients = yes
 verbose_proctitle = no
 imap_idle_notify_interval = 10 secs
+# Wrong-password tests must not slow down the next login: no failure delay, no penalty.
+auth_failure_delay = 0
 {capability}
 passdb {{
   driver = passwd-file
@@ -456,6 +458,11 @@ service pop3-login {{
 service submission-login {{
   inet_listener submission {{
     port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service lmtp {{

@@ -73,6 +73,9 @@ class ImapMailbox:
         self._drafts: str | None = None
         self._closed = False
         self._broken = False
+        # (folder, readonly) of the current SELECT/EXAMINE, so a batched read can tell
+        # whether something in between (find_sources, add_keyword) selected another one.
+        self._selected: tuple[str, bool] | None = None
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -170,9 +173,11 @@ class ImapMailbox:
         )
 
     def _select(self, folder: str, readonly: bool = True) -> dict[bytes, Any]:
+        self._selected = None
         try:
             with self._errors(f"opening folder {folder!r}"):
                 response: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
+                self._selected = (folder, readonly)
                 return response
         except ConnectionFailedError:
             raise
@@ -241,6 +246,14 @@ class ImapMailbox:
                 yield batch
 
     def _fetch_batch(self, folder: str, validity: int, uids: Sequence[int]) -> list[Fetched]:
+        if self._selected != (folder, True):
+            # The caller used the connection between two batches: EXAMINE the folder again.
+            status = self._select(folder)
+            if int(status[b"UIDVALIDITY"]) != validity:
+                raise MailboxError(
+                    f"folder {folder!r} on {self._where} changed its UIDVALIDITY while being "
+                    "read; it will be read again by date on the next pass"
+                )
         with self._errors(f"reading {folder!r}"):
             meta = self._client.fetch(list(uids), ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
             small = [
@@ -264,7 +277,7 @@ class ImapMailbox:
                         position=uid,
                         validity=validity,
                         raw=bytes(raw),
-                        internal_date=meta[uid].get(b"INTERNALDATE"),
+                        internal_date=_utc(meta[uid].get(b"INTERNALDATE")),
                         flags=tuple(
                             _decode(flag)
                             for flag in meta[uid].get(b"FLAGS", ())
@@ -372,6 +385,7 @@ class ImapMailbox:
         changed = False
         with self._errors(f"waiting for mail in {folder!r}"):
             self._client.idle()
+            said_bye = False
             try:
                 while not changed:
                     remaining = deadline - time.monotonic()
@@ -379,13 +393,15 @@ class ImapMailbox:
                         break
                     responses = self._client.idle_check(timeout=remaining)
                     changed = _announces_mail(responses)
-                    if _says_bye(responses):
-                        raise imaplib.IMAP4.abort("server said BYE")
+                    said_bye = _says_bye(responses)
+                    if said_bye:
+                        raise imaplib.IMAP4.abort("the server said BYE")
                     if not responses and deadline - time.monotonic() > 0.05:
                         # Readable but nothing parsed: EOF. DONE below tells for sure.
                         break
             finally:
-                if not self._broken:
+                # Always end IDLE, unless the server already hung up (no one to tell).
+                if not said_bye:
                     _text_response, responses = self._client.idle_done()
                     changed = changed or _announces_mail(responses)
         return changed
@@ -398,6 +414,10 @@ class ImapMailbox:
         if self._closed:
             return
         self._closed = True
+        self._selected = None
+        if self._broken:
+            _shutdown(self._client)  # a LOGOUT on a dead connection could only time out
+            return
         try:
             self._client.logout()
         except (imaplib.IMAP4.error, OSError, ValueError) as e:
@@ -426,10 +446,11 @@ class ImapMailbox:
             raise
         except (imaplib.IMAP4.abort, OSError) as e:
             self._broken = True
+            self._selected = None
             raise ConnectionFailedError(
-                f"lost the connection to {self._where} while {action} ({_text(e)}); the "
-                f"server closed it or stopped answering within {self._account.timeout} s "
-                "(check the network, or raise timeout)"
+                f"lost the connection to {self._where} while {action} ({_text(e)}); "
+                "notnow reconnects, but if this keeps happening check the network and the "
+                f"server, or raise timeout (now {self._account.timeout} s)"
             ) from e
         except imaplib.IMAP4.error as e:
             raise MailboxError(f"{self._where}: {action} failed: {_text(e)}") from e
@@ -581,7 +602,8 @@ def _connect_error(account: AccountConfig, error: BaseException, password: str =
         )
     if isinstance(error, ssl.SSLError):
         return ConnectionFailedError(
-            f"TLS with {where} failed for account {name!r} ({_text(error)}): check that "
+            f"TLS with {where} failed for account {name!r} "
+            f"({error.strerror or error.reason or _text(error)}): check that "
             'security matches the port ("tls" usually 993, "starttls" usually 143)'
         )
     if isinstance(error, ConnectionRefusedError):
@@ -612,6 +634,10 @@ def _shutdown(client: Any) -> None:
 
 def _is_loopback(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1")
+
+
+def _utc(value: Any) -> datetime | None:
+    return value.astimezone(UTC) if isinstance(value, datetime) else None
 
 
 def _aware(value: datetime) -> datetime:
