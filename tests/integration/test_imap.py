@@ -516,3 +516,27 @@ def test_other_calls_between_batches_do_not_derail_the_read(
         assert mailbox.add_keyword(INBOX, batch[0].key, "$NotnowReview")  # read-write
     assert seen == uids
     assert all(b"\\Seen" not in dovecot.flags(dovecot_user, INBOX, uid) for uid in uids)
+
+
+@pytest.mark.parametrize("in_between", ["nothing", "find_sources"])
+def test_idle_in_slices_never_misses_mail_delivered_between_them(
+    dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox], in_between: str
+) -> None:
+    # The daemon IDLEs in one-second slices and runs passes in between.
+    mailbox = connect(dovecot, dovecot_user)
+    dovecot.deliver(dovecot_user, INBOX, sample_message(1))
+    assert len(fetch_all(mailbox)) == 1  # a pass
+    assert mailbox.idle_wait(INBOX, timeout=0.2) is False
+    dovecot.deliver(dovecot_user, INBOX, sample_message(2))  # while no IDLE is running
+    if in_between == "find_sources":
+        mailbox.find_sources()  # selects Drafts
+    started = time.monotonic()
+    assert mailbox.idle_wait(INBOX, timeout=5) is True
+    assert time.monotonic() - started < 2
+    [item] = fetch_all(mailbox, after=Checkpoint(item_validity(mailbox), 1))
+    assert header_of(item.raw, "Message-ID") == message_id(2)
+    assert mailbox.idle_wait(INBOX, timeout=0.2) is False
+
+
+def item_validity(mailbox: ImapMailbox) -> int:
+    return mailbox.checkpoint(INBOX).validity

@@ -76,6 +76,9 @@ class ImapMailbox:
         # (folder, readonly) of the current SELECT/EXAMINE, so a batched read can tell
         # whether something in between (find_sources, add_keyword) selected another one.
         self._selected: tuple[str, bool] | None = None
+        # UIDNEXT of each folder when fetch_new last looked, so idle_wait can tell that
+        # mail arrived while the daemon was busy (an IDLE started later never reports it).
+        self._uidnext: dict[str, int] = {}
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -212,6 +215,8 @@ class ImapMailbox:
     ) -> Iterator[list[Fetched]]:
         status = self._select(folder)  # EXAMINE: nothing read can change a flag
         validity = int(status[b"UIDVALIDITY"])
+        if b"UIDNEXT" in status:
+            self._uidnext[folder] = int(status[b"UIDNEXT"])
         since_utc = _aware(since) if since is not None else None
         with self._errors(f"searching {folder!r}"):
             if after is not None and after.validity == validity:
@@ -377,10 +382,23 @@ class ImapMailbox:
             return bool(self._client.has_capability("IDLE"))
 
     def idle_wait(self, folder: str, timeout: float) -> bool:
-        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``."""
+        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``.
+
+        Also True at once when mail arrived since ``fetch_new`` last read the folder, so
+        a caller that IDLEs in short slices between passes never misses a delivery.
+        """
         if not self.has_idle:
             raise MailboxError(f"{self._where} does not offer IDLE: poll instead")
-        self._select(folder)
+        if self._selected == (folder, True):
+            with self._errors(f"checking {folder!r}"):
+                _text_response, pending = self._client.noop()
+            if _announces_mail(pending):
+                return True
+        else:
+            status = self._select(folder)
+            last = self._uidnext.get(folder)
+            if last is not None and int(status.get(b"UIDNEXT", last)) > last:
+                return True
         deadline = time.monotonic() + timeout
         changed = False
         with self._errors(f"waiting for mail in {folder!r}"):
