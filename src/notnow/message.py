@@ -96,10 +96,8 @@ def parse(raw: bytes) -> Email:
     except Exception as e:  # noqa: BLE001 - mail-parser raises anything on hostile input
         raise MessageError(f"cannot parse message: {type(e).__name__}: {e}") from e
     headers = _headers(parsed)
-    if not any(k in headers for k in ("from", "subject", "message-id", "date")) and not (
-        parsed.text_plain or parsed.text_html
-    ):
-        raise MessageError("no mail headers and no text: not an email message")
+    if not any(k in headers for k in ("from", "subject", "message-id", "date", "to")):
+        raise MessageError("no From, To, Subject, Date or Message-ID header: not an email message")
 
     message_id = _first_id(headers.get("message-id", ""))
     has_id = bool(message_id)
@@ -121,7 +119,7 @@ def parse(raw: bytes) -> Email:
         date=_date(headers.get("date", "")),
         in_reply_to=_first_id(headers.get("in-reply-to", "")),
         references=tuple(_MESSAGE_ID.findall(headers.get("references", ""))),
-        text=body.replace("\r\n", "\n"),
+        text=body.replace("\r\n", "\n").replace("\x00", ""),
         html=html,
         headers={k: clean_header(headers[k]) for k in _KEPT_HEADERS if k in headers},
         defects=tuple(str(d) for d in (parsed.defects_categories or [])),

@@ -234,23 +234,53 @@ class Watcher:
 
 
 def watch(config: Config, config_path: Path | None) -> int:
-    stop = threading.Event()
+    """Watch every account until SIGTERM/SIGINT; SIGHUP reloads the config."""
+    from notnow import config as configuration
+    from notnow.daemon import notify
 
-    def on_signal(signum: int, frame: Any) -> None:
+    stop = threading.Event()
+    reload = threading.Event()
+
+    def on_stop(signum: int, frame: Any) -> None:
         logger.info("signal %d: stopping", signum)
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    def on_reload(signum: int, frame: Any) -> None:
+        reload.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
     model.active(config.classifier.model)  # load (or build) once before the threads start
-    threads = [
-        threading.Thread(target=Watcher(config, account, stop).run, name=account.name, daemon=True)
-        for account in config.accounts
-    ]
-    for thread in threads:
-        thread.start()
-    while any(t.is_alive() for t in threads) and not stop.is_set():
-        stop.wait(1.0)
-    for thread in threads:
-        thread.join(timeout=4.0)
-    return 0
+    ping = notify.watchdog_interval()
+    while True:
+        session = threading.Event()
+        watchers = [Watcher(config, account, session) for account in config.accounts]
+        threads = [
+            threading.Thread(target=w.run, name=w.account.name, daemon=True) for w in watchers
+        ]
+        for thread in threads:
+            thread.start()
+        notify.notify("READY=1", f"STATUS=watching {len(watchers)} account(s)")
+        status = ""
+        while not stop.is_set() and not reload.is_set():
+            stop.wait(min(ping or 1.0, 1.0))
+            if ping is not None:
+                notify.notify("WATCHDOG=1")
+            line = "; ".join(f"{w.account.name}: {w.state_line}" for w in watchers)
+            if line != status:
+                notify.notify(f"STATUS={line}")
+                status = line
+        session.set()
+        for thread in threads:
+            thread.join(timeout=4.0)
+        if stop.is_set():
+            notify.notify("STOPPING=1")
+            return 0
+        reload.clear()
+        notify.notify("RELOADING=1")
+        try:
+            config = configuration.load(config_path)
+            logger.info("configuration reloaded from %s", config.path)
+        except UserError as e:
+            logger.error("configuration not reloaded, keeping the old one: %s", e)
