@@ -19,6 +19,9 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -27,7 +30,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from notnow.config import AccountConfig, DraftsConfig
 from notnow.drafts.details import extract_details, human_address, is_no_reply
 from notnow.drafts.render import ReplyContext, render_reply
-from notnow.errors import UserError
+from notnow.errors import MessageError, UserError
 from notnow.message import Address, Email
 
 logger = logging.getLogger(__name__)
@@ -36,10 +39,14 @@ logger = logging.getLogger(__name__)
 # the Unicode line and paragraph separators (str.splitlines() breaks on all of them).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
+# An RFC 2047 encoded word as leniently as the email package's header parser reads one.
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?.*?\?=", re.DOTALL)
 _REPLY_PREFIX = re.compile(
     r"^(?:(?:re|aw|sv|antw|antwort|r|res|rif|vs|odp|ynt|atb)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
+# RFC 5322 specials (and "=" that could start an encoded word) dropped from display names.
+_NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"=?]+')
 # A Message-ID as RFC 5322 allows it on the wire: printable ASCII, no spaces or brackets.
 _MESSAGE_ID = re.compile(r"^<[!-;=?-~]+@[!-;=?-~]+>$")
 # A plain addr-spec; the top-level domain is letters (or an IDN "xn--" label), which also
@@ -95,7 +102,9 @@ def compose_draft(
 ) -> Draft:
     """The draft reply to ``email`` from ``account``'s identity.
 
-    Raises ``UserError`` when the identity has no usable address or the template fails.
+    Raises ``UserError`` when the identity has no usable address or the template fails,
+    and ``MessageError`` if the message read back does not have exactly the headers set
+    (a last line of defence against header injection; it never fires on sane input).
     """
     identity = _identity(account)
     recipient, note = choose_recipient(email, own=identity.addr_spec)
@@ -134,6 +143,7 @@ def compose_draft(
     message.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
 
     raw = message.as_bytes(policy=SMTP)
+    _check_headers(raw, [name.lower() for name in message])
     to = str(recipient) if recipient is not None else ""
     logger.debug("composed draft %s for %s (to set: %s)", message_id, email.message_id, bool(to))
     return Draft(
@@ -181,14 +191,31 @@ def header_address(address: Address) -> HeaderAddress | None:
     username, _, domain = addr_spec.rpartition("@")
     try:
         return HeaderAddress(
-            display_name=sanitize_header(address.name), username=username, domain=domain
+            display_name=display_name(address.name), username=username, domain=domain
         )
     except (ValueError, TypeError):
         return None
 
 
+def display_name(name: str) -> str:
+    """A display name made only of characters that need no quoting.
+
+    Python's email package (3.11) drops the quotes around a display name when it folds a
+    long address header, so a quoted "Bcc: x@y" or "<a@b>" would be read as structure.
+    Specials are removed rather than quoted; "Doe, Jane" becomes "Jane Doe".
+    """
+    clean = sanitize_header(name)
+    if clean.count(",") == 1:
+        last, first = (part.strip() for part in clean.split(","))
+        if first and last:
+            clean = f"{first} {last}"
+    clean = _NAME_SPECIALS.sub(" ", clean.replace("=?", " "))
+    return _one_line(clean).strip(" .'-")
+
+
 def _identity(account: AccountConfig) -> HeaderAddress:
-    pairs = getaddresses([sanitize_header(account.identity)])
+    # Split first, then clean: a name may be an encoded word that decodes to ";" or ",".
+    pairs = getaddresses([_one_line(account.identity)])
     name, addr_spec = pairs[0] if pairs else ("", "")
     address = header_address(Address(name, addr_spec))
     if address is None:
@@ -203,8 +230,34 @@ def _identity(account: AccountConfig) -> HeaderAddress:
 
 
 def sanitize_header(value: str) -> str:
-    """One line of text: control characters and line separators become single spaces."""
+    """One line of text, safe to hand to ``email.message.EmailMessage``.
+
+    Control characters and line separators become single spaces. RFC 2047 encoded words
+    are decoded (and cleaned) here, because the email package decodes them when a header
+    is set and then writes the decoded text out unfolded: "=?utf-8?b?...?=" hiding
+    "\r\nBcc: x" would otherwise become a real Bcc header. Words that cannot be decoded
+    are defused ("=?" -> "= ?") for the same reason.
+    """
+    clean = _one_line(value)
+    for _ in range(4):
+        if not _ENCODED_WORD.search(clean):
+            return clean
+        decoded = _one_line(_decode_words(clean))
+        if decoded == clean:
+            break
+        clean = decoded
+    return _one_line(clean.replace("=?", "= ?"))
+
+
+def _one_line(value: str) -> str:
     return _SPACES.sub(" ", _UNSAFE.sub(" ", value)).strip()
+
+
+def _decode_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (UnicodeError, LookupError, ValueError, HeaderParseError):
+        return value
 
 
 def reply_subject(subject: str) -> str:
@@ -221,7 +274,7 @@ def reply_subject(subject: str) -> str:
 def safe_message_id(value: str) -> str:
     """``value`` when it is a well-formed ``<id@host>`` Message-ID, else ""."""
     value = value.strip()
-    return value if _MESSAGE_ID.match(value) else ""
+    return value if _MESSAGE_ID.match(value) and "=?" not in value else ""
 
 
 def references(email: Email) -> list[str]:
@@ -234,6 +287,14 @@ def references(email: Email) -> list[str]:
     if len(ids) > MAX_REFERENCES:
         ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
     return ids
+
+
+def _check_headers(raw: bytes, expected: list[str]) -> None:
+    """Read the draft back: exactly the headers that were set, each once, or no draft."""
+    parsed = message_from_bytes(raw, policy=SMTP)
+    found = [name.lower() for name in parsed]
+    if sorted(found) != sorted(expected) or parsed.defects:
+        raise MessageError(f"composed draft failed its header check: {found} != {expected}")
 
 
 # -- body ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ reading the template file; knows nothing about mail headers (that is compose.py)
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import asdict, dataclass
@@ -52,12 +53,21 @@ class _UnfilledError(Exception):
 
 
 def _finalize(value: Any) -> Any:
-    if value is None or isinstance(value, jinja2.Undefined):
+    # An undefined name passes through: StrictUndefined raises when it is printed.
+    if value is None:
         raise _UnfilledError
     return value
 
 
-def _environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
+@functools.lru_cache(maxsize=8)
+def _environment(directory: str | None) -> SandboxedEnvironment:
+    """One environment per template folder (None: the bundled templates), kept so a
+    template is compiled once; Jinja2 recompiles a user's template when its file changes."""
+    loader: jinja2.BaseLoader
+    if directory is None:
+        loader = jinja2.PackageLoader("notnow.drafts", "templates")
+    else:
+        loader = jinja2.FileSystemLoader(directory, encoding="utf-8")
     return SandboxedEnvironment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
@@ -76,8 +86,8 @@ def render_reply(context: ReplyContext, template: Path | None = None) -> str:
     a syntax error, an unknown variable, a value printed while unknown, or a sandbox
     violation.
     """
+    directory: str | None = None
     if template is None:
-        loader: jinja2.BaseLoader = jinja2.PackageLoader("notnow.drafts", "templates")
         name = BUNDLED_TEMPLATE
         where = f"the bundled template {BUNDLED_TEMPLATE}"
     else:
@@ -86,10 +96,10 @@ def render_reply(context: ReplyContext, template: Path | None = None) -> str:
                 f"drafts.template {template} does not exist: fix the path or remove the key "
                 "to use the bundled template"
             )
-        loader = jinja2.FileSystemLoader(str(template.parent), encoding="utf-8")
+        directory = str(template.resolve().parent)
         name = template.name
         where = str(template)
-    environment = _environment(loader)
+    environment = _environment(directory)
     values = context.as_dict()
     if values["language"] not in LANGUAGES:
         values["language"] = "en"
