@@ -194,3 +194,27 @@ def test_human_address_never_the_users_own() -> None:
 def test_values_carrying_template_syntax_are_dropped() -> None:
     details = extract_details(email("Thank you for your interest in {{ Evil }}.", subject="x"))
     assert details.company is None
+
+
+def test_a_signature_that_is_the_company_is_not_a_person() -> None:
+    text = "We have decided to move forward with other candidates.\n\nBest regards,\nAcme"
+    details = extract_details(email(text, sender=Address("Acme", "jobs@acme.io")))
+    assert details.contact_name is None
+    assert details.company == "Acme"
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (
+            "Votre candidature au poste de Développeur Python n'a pas été retenue.",
+            "Développeur Python",
+        ),
+        ("Your application for the role of Chef de projet was not successful.", "Chef de projet"),
+        ("I'm writing regarding the Data Analyst opening.", "Data Analyst"),
+        ("Thank you for your interest in the position.", None),
+        ("Thank you for your application for this position.", None),
+    ],
+)
+def test_role_stops_where_the_sentence_goes_on(text: str, role: str | None) -> None:
+    assert extract_details(email(text, subject="Update")).role == role

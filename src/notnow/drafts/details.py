@@ -451,7 +451,7 @@ def _role_patterns() -> list[re.Pattern[str]]:
     role = rf"(?P<role>[A-Z0-9ÄÖÜÀ-Þ]{_ROLE_CHARS}{{1,80}}?)"
     lead = [
         # "... for the Senior Data Engineer position" / "interest in our Data Analyst role"
-        rf"(?i:(?:for|in|to|about)\s+(?:the|our|this|your)\s+){role}\s+(?i:{_ROLE_NOUNS})\b",
+        rf"(?i:(?:for|in|to|about|regarding|concerning)\s+(?:the|our|this|your)\s+){role}\s+(?i:{_ROLE_NOUNS})\b",
         # "the role of Senior Data Engineer at Acme", "the position as Data Analyst"
         rf"(?i:{_ROLE_NOUNS}\s+(?:of|as|for)\s+(?:an?\s+)?){role}"
         rf"(?=\s+(?i:at|with|in|here|bei|chez|en|na|bij)\b|\s*[.,;:!\n(]|$)",
@@ -648,8 +648,18 @@ _NOT_ROLE = {
 }
 
 
+# Where a sentence goes on after the role ("au poste de X n'a pas été retenue").
+_ROLE_STOP = re.compile(
+    r"\s+(?:n['’]|ne\b|has\b|have\b|had\b|was\b|were\b|is\b|are\b|will\b|would\b"
+    r"|which\b|that\b|we\b|you\b|wurde|ist\b|war\b|konnte|haben\b|hat\b|no\b|não\b|nao\b"
+    r"|ha\b|fue\b|que\b|werd\b|wordt\b|heeft\b|foi\b|est\b|a\s+été)",
+    re.IGNORECASE,
+)
+
+
 def _clean_role(value: str) -> str | None:
     value = _one_line(value)
+    value = _ROLE_STOP.split(value, maxsplit=1)[0]
     for noise in _ROLE_NOISE:
         value = noise.sub("", value)
     value = value.strip(" .,;:!?-–—|'\"“”")
@@ -671,11 +681,25 @@ _INITIAL = re.compile(r"^[A-Z]\.$")
 
 def _contact_name(email: Email, text: str, company: str | None) -> str | None:
     person = _signature_person(text)
-    if person is None and email.sender is not None:
+    if person is not None and not _is_company_name(person, email, company):
+        return person.split()[0]
+    if email.sender is not None:
         person = _person_from_display_name(email.sender.name, email, company)
-    if person is None:
-        return None
-    return person.split()[0]
+        if person is not None:
+            return person.split()[0]
+    return None
+
+
+def _is_company_name(name: str, email: Email, company: str | None) -> bool:
+    """A signature or display name that is the employer's name, not a person's."""
+    squashed = _squash(name)
+    if company and (_squash(company) in squashed or squashed in _squash(company)):
+        return True
+    if email.sender is not None:
+        label = _squash(_registrable(domain_of(email.sender.address)).split(".")[0])
+        if label and (label == squashed or (len(squashed) >= 4 and squashed in label)):
+            return True
+    return False
 
 
 def _signature_person(text: str) -> str | None:
@@ -711,15 +735,8 @@ def _person_from_display_name(name: str, email: Email, company: str | None) -> s
         last, _, first = name.partition(",")
         name = f"{first.strip()} {last.strip()}"
     person = _person_name(name)
-    if person is None:
+    if person is None or _is_company_name(person, email, company):
         return None
-    squashed = _squash(person)
-    if company and (squashed == _squash(company) or _squash(company) in squashed):
-        return None
-    if email.sender is not None:
-        label = _registrable(domain_of(email.sender.address)).split(".")[0]
-        if _squash(label) and _squash(label) == squashed:
-            return None
     if len(person.split()) == 1 and email.sender is not None:
         # A single word could be a brand ("Stripe"); accept it only from a person-like box.
         local = email.sender.address.split("@")[0].lower()
