@@ -432,13 +432,15 @@ def _raw_end(name: str) -> re.Pattern[str]:
 def _start_tag(markup: str, position: int) -> tuple[str, dict[str, str], int] | None:
     """Parse ``<name attr=...>`` at ``position``; None when the tag runs to the end."""
     match = _TAG_NAME.match(markup, position + 1)
-    assert match is not None  # noqa: S101 - the caller checked for a letter after "<"
+    if match is None:  # the caller checked for a letter after "<"; kept for safety
+        return None
     name = match.group(0).lower()
     attributes: dict[str, str] = {}
     position = match.end()
     length = len(markup)
     while True:
-        position = _SPACE.match(markup, position).end()  # type: ignore[union-attr]
+        spaces = _SPACE.match(markup, position)  # always matches: the pattern may be empty
+        position = spaces.end() if spaces else position
         if position >= length:
             return None
         if markup[position] == ">":
