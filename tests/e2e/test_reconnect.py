@@ -1,0 +1,264 @@
+"""The watcher (`notnow run`) against a server that goes away and comes back changed.
+
+A Dovecot of the test's own is stopped under an idling daemon and started again on the
+same ports: the daemon must reconnect by itself (backoff), draft what arrived, draft
+nothing twice, and log one line per change of state, not one per retry. Then the same
+with the folder's UIDVALIDITY changed while the server was down (its index and UID list
+lost): every message looks new to IMAP, but none may get a second draft.
+"""
+
+from __future__ import annotations
+
+import collections
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+import pytest
+from cli_runner import write_config
+from dovecot import Dovecot
+
+pytestmark = pytest.mark.dovecot
+
+RETRYING = "error, retrying with backoff"
+
+
+def message(sender: str, subject: str, body: str) -> tuple[str, bytes]:
+    message_id = make_msgid("reconnect", domain="notnow.test")
+    lines = [
+        f"From: {sender}",
+        "To: Alex Morgan <alex.morgan@example.org>",
+        f"Subject: {subject}",
+        f"Date: {format_datetime(datetime.now(UTC))}",
+        f"Message-ID: {message_id}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        *body.splitlines(),
+        "",
+    ]
+    return message_id, "\r\n".join(lines).encode()
+
+
+def rejection(company: str, role: str) -> tuple[str, bytes]:
+    return message(
+        f"Dana Whitfield <dana@{company.lower()}.example>",
+        f"Your application for {role} at {company}",
+        f"Dear Alex,\n\nThank you for taking the time to interview for the {role} position "
+        f"at {company}. After careful consideration, we have decided to move forward with "
+        "another candidate whose experience more closely matches our needs.\n\nWe were "
+        "impressed by your background and wish you the very best in your search.\n\n"
+        f"Kind regards,\nDana Whitfield\nTalent Acquisition, {company}",
+    )
+
+
+def ordinary(subject: str) -> tuple[str, bytes]:
+    return message(
+        "Sam Lee <sam@friends.example>",
+        subject,
+        "Hi Alex,\n\nAre we still on for the climbing gym on Thursday at 7? I can bring the "
+        "spare harness.\n\nSam",
+    )
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained with notnow's own pipeline on mail shaped like this file's.
+
+    The daemon's reconnect logic is under test, not the classifier: this model loads in
+    about a second where the bundled one takes tens of seconds.
+    """
+    from notnow.classifier import dataset, model
+
+    companies = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Wayne", "Stark"]
+    roles = ["Data Engineer", "Designer", "Analyst", "SRE", "Product Manager", "Tester"]
+    subjects = ["Lunch on Friday?", "Your order has shipped", "Book club", "Rent reminder"]
+    examples = [
+        dataset.Example(rejection(company, role)[1], "rejection", "generated", "en", company)
+        for company, role in zip(companies, roles * 2, strict=False)
+    ] + [
+        dataset.Example(ordinary(subject)[1], "other", "generated", "en", subject)
+        for subject in subjects * 2
+    ]
+    path = tmp_path_factory.mktemp("model") / "small.skops"
+    model.save(model.train(examples), path)
+    return path
+
+
+class Daemon:
+    """`notnow -v run` as a subprocess; its stderr is collected as it is written."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "notnow", "-v", "run", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def count(self, needle: str) -> int:
+        with self._lock:
+            return sum(needle in line for line in self.lines)
+
+    @property
+    def log(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        return code
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def sources(server: Dovecot, user: str) -> collections.Counter[str]:
+    """X-Notnow-Source of every draft in Drafts, counted."""
+    found: collections.Counter[str] = collections.Counter()
+    for _, raw, _ in server.messages(user, "Drafts"):
+        draft = email.message_from_bytes(raw, policy=email.policy.default)
+        # A long value is folded onto the next line: compare it unfolded.
+        found[" ".join(str(draft["X-Notnow-Source"]).split())] += 1
+    return found
+
+
+def uidvalidity(server: Dovecot, user: str) -> int:
+    client = server.client(user)
+    try:
+        return int(client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"])
+    finally:
+        client.logout()
+
+
+def start_idling(
+    home: Path, server: Dovecot, user: str, model: Path, daemons: list[Daemon]
+) -> Daemon:
+    config = write_config(home, server, user)
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f'[classifier]\nmodel = "{model}"\n')
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    assert wait_for(lambda: daemon.count("] idle") >= 1, 120), daemon.log
+    return daemon
+
+
+def test_daemon_reconnects_after_the_server_was_down(
+    home: Path, private_dovecot: Dovecot, small_model: Path, daemons: list[Daemon]
+) -> None:
+    server = private_dovecot
+    user = server.add_user()
+    first_id, first = rejection("Brightwave", "Data Analyst")
+    server.deliver(user, "INBOX", first)
+    server.deliver(user, "INBOX", ordinary("Climbing on Thursday?")[1])
+    daemon = start_idling(home, server, user, small_model, daemons)
+    assert wait_for(lambda: sources(server, user) == {first_id: 1}, 30), daemon.log
+
+    server.stop()
+    time.sleep(5.0)  # the daemon notices at once (it was in IDLE) and retries meanwhile
+    server.start()  # same ports, same mail
+    restarted = time.monotonic()
+    second_id, second = rejection("Northwind", "Platform Engineer")
+    server.deliver(user, "INBOX", second)
+    assert wait_for(lambda: second_id in sources(server, user), 30), (
+        f"no draft within 30 s of the restart\n{daemon.log}"
+    )
+    took = time.monotonic() - restarted
+    time.sleep(2.0)  # room for a (wrong) second draft to show up
+    assert sources(server, user) == {first_id: 1, second_id: 1}
+    assert daemon.stop() == 0
+    log = daemon.log
+    assert "Traceback" not in log
+    assert server.password(user) not in log
+    # One line per change of state: down (maybe a second line when the error text
+    # changes from "lost the connection" to "refused"), then connected, then idle.
+    retry_lines = daemon.count(RETRYING)
+    assert 1 <= retry_lines <= 3, log
+    assert daemon.count("] connected") == 2, log
+    print(f"draft {took:.1f} s after the restart; {retry_lines} error line(s)")  # noqa: T201
+
+
+def test_uidvalidity_change_makes_no_duplicate_drafts(
+    home: Path, private_dovecot: Dovecot, small_model: Path, daemons: list[Daemon]
+) -> None:
+    server = private_dovecot
+    user = server.add_user()
+    drafted = {}
+    for company, role in (("Quantix", "QA Lead"), ("Helix", "Technical Writer")):
+        message_id, raw = rejection(company, role)
+        server.deliver(user, "INBOX", raw)
+        drafted[message_id] = 1
+    for subject in ("Climbing on Thursday?", "Photos from the weekend"):
+        server.deliver(user, "INBOX", ordinary(subject)[1])
+    daemon = start_idling(home, server, user, small_model, daemons)
+    assert wait_for(lambda: sources(server, user) == drafted, 30), daemon.log
+    before = uidvalidity(server, user)
+
+    # What a rebuilt or restored server does: INBOX's UID list and index are gone, so
+    # Dovecot 2.3 gives the folder a new UIDVALIDITY and new UIDs to the same messages.
+    server.stop()
+    maildir = server.maildir(user)
+    lost = [p for p in maildir.iterdir() if re.match(r"dovecot(-uidlist|\.index)", p.name)]
+    assert any(p.name == "dovecot-uidlist" for p in lost), sorted(os.listdir(maildir))
+    for path in lost:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    server.start()
+    after = uidvalidity(server, user)
+    assert after != before, "the UIDVALIDITY did not change; the test would prove nothing"
+
+    third_id, third = rejection("Kestrel", "Frontend Developer")
+    server.deliver(user, "INBOX", third)
+    drafted[third_id] = 1
+    assert wait_for(lambda: third_id in sources(server, user), 30), daemon.log
+    time.sleep(2.0)
+    assert sources(server, user) == drafted, daemon.log
+    assert daemon.stop() == 0
+    assert "UIDVALIDITY changed" in daemon.log, daemon.log
+    assert "Traceback" not in daemon.log
