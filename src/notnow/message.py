@@ -65,7 +65,7 @@ class Email:
     @property
     def new_text(self) -> str:
         """The part of the body written for this message (no quoted history, no footer)."""
-        return textprep.new_part(self.text)
+        return textprep.trim_footer(textprep.new_part(self.text))
 
     @property
     def lang(self) -> str:
@@ -164,7 +164,9 @@ def _addresses(value: str) -> tuple[Address, ...]:
     if not value:
         return ()
     result = []
-    for name, address in getaddresses([clean_header(value)]):
+    # Split the raw value first, then decode each name: decoding first would let an
+    # encoded display name smuggle in extra addresses.
+    for name, address in getaddresses([_CONTROL.sub(" ", value)]):
         address = _CONTROL.sub("", address).strip()
         if "@" not in address:
             continue

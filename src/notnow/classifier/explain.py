@@ -1,10 +1,14 @@
 """``notnow classify --explain``: which words and phrases pushed a decision, and how far.
 
-For the linear model each feature's contribution is its TF-IDF weight in this message
-times the model's coefficient; the largest in each direction are shown.
+The model is linear, so each n-gram's push is its TF-IDF weight in this message times
+its coefficient. Features are hashed, so the n-grams are recovered by running each
+vectorizer's own analyzer over the message and hashing every n-gram the same way
+scikit-learn does (signed MurmurHash3, seed 0, modulo the table size).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from notnow.classifier.features import document
 from notnow.classifier.model import Classifier
@@ -14,37 +18,48 @@ from notnow.message import Email
 def contributions(
     classifier: Classifier, email: Email, top: int = 8
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """(features pushing towards "rejection", features pushing away), largest first."""
+    """(n-grams pushing towards "rejection", n-grams pushing away), strongest first."""
+    from sklearn.utils import murmurhash3_32
+
     pipeline = classifier.pipeline
-    features = pipeline.named_steps["features"]
     linear = pipeline.named_steps["model"]
-    vector = features.transform([document(email)]).tocsr()
-    names = features.get_feature_names_out()
     coefficients = linear.coef_[0]
     sign = 1.0 if list(linear.classes_).index(1) == 1 else -1.0
-    scored = [
-        (str(names[index]), float(value * coefficients[index] * sign))
-        for index, value in zip(vector.indices, vector.data, strict=True)
-    ]
-    # Word n-grams read better than character n-grams; merge both, words first on ties.
-    towards = sorted((s for s in scored if s[1] > 0), key=lambda s: -s[1])[:top]
-    away = sorted((s for s in scored if s[1] < 0), key=lambda s: s[1])[:top]
-    return towards, away
+    text = document(email)
+    pushes: dict[str, float] = {}
+    offset = 0
+    for name, step in pipeline.named_steps["features"].transformer_list:
+        hasher: Any = step.named_steps["hash"]
+        size = hasher.n_features
+        vector = step.transform([text]).tocsr()
+        weights = dict(zip(vector.indices.tolist(), vector.data.tolist(), strict=True))
+        for gram in set(hasher.build_analyzer()(text)):
+            index = abs(murmurhash3_32(gram, seed=0)) % size
+            # Character n-grams of three letters say little to a reader.
+            if index in weights and (name == "words" or len(gram.strip()) >= 4):
+                label = gram if name == "words" else f"…{gram.strip()}…"
+                push = weights[index] * coefficients[offset + index] * sign
+                # Character n-grams inside a word repeat the word's story; keep the largest.
+                if abs(push) > abs(pushes.get(label, 0.0)):
+                    pushes[label] = float(push)
+        offset += size
+    towards = sorted(((g, p) for g, p in pushes.items() if p > 0), key=lambda i: -i[1])
+    away = sorted(((g, p) for g, p in pushes.items() if p < 0), key=lambda i: i[1])
+    return towards[:top], away[:top]
 
 
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
     verdict = classifier.classify([email])[0]
     towards, away = contributions(classifier, email, top)
 
-    def show(name: str) -> str:
-        kind, _, text = name.partition("__")
-        return repr(text) + (" (letters)" if kind == "chars" else "")
+    def show(items: list[tuple[str, float]]) -> str:
+        return ", ".join(f"{gram!r} {push:+.2f}" for gram, push in items) or "nothing"
 
-    lines = [
-        f"  label {verdict.label}, score {verdict.score:.3f} (band {verdict.band}), "
-        f"language {verdict.lang}",
-        "  towards rejection: "
-        + (", ".join(f"{show(n)} {w:+.2f}" for n, w in towards) or "nothing"),
-        "  away from it:      " + (", ".join(f"{show(n)} {w:+.2f}" for n, w in away) or "nothing"),
-    ]
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            f"  label {verdict.label}, score {verdict.score:.3f} (band {verdict.band}), "
+            f"language {verdict.lang}",
+            f"  towards rejection: {show(towards)}",
+            f"  away from it:      {show(away)}",
+        ]
+    )

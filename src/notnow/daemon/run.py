@@ -65,19 +65,12 @@ class AccountPass:
         self.classifier = classifier
         self.dry_run = dry_run
         self.should_stop = should_stop
-        self._drafts_folder: str | None = None
         self._sources: set[str] | None = None
-
-    @property
-    def drafts_folder(self) -> str:
-        if self._drafts_folder is None:
-            self._drafts_folder = self.mailbox.drafts_folder()
-        return self._drafts_folder
 
     def sources(self) -> set[str]:
         """X-Notnow-Source values already in Drafts, read once per pass."""
         if self._sources is None:
-            self._sources = self.mailbox.find_sources(self.drafts_folder)
+            self._sources = self.mailbox.find_sources()
         return self._sources
 
     def run(self) -> PassReport:
@@ -103,7 +96,7 @@ class AccountPass:
         for record in intents:
             if record.source_id not in present and record.raw is not None:
                 logger.info("completing an interrupted draft for %s", record.source_id)
-                self.mailbox.append_draft(record.raw, self.drafts_folder)
+                self.mailbox.append_draft(record.raw)
                 present.add(record.source_id)
             with self.state.transaction():
                 self.state.set_draft_state(self.account.name, record.source_id, "saved")
@@ -233,7 +226,7 @@ class AccountPass:
     def _append(self, source_id: str, raw: bytes) -> None:
         """APPEND unless Drafts already holds it, then mark it saved."""
         if source_id not in self.sources():
-            self.mailbox.append_draft(raw, self.drafts_folder)
+            self.mailbox.append_draft(raw)
             self.sources().add(source_id)
             logger.info("saved a reply draft for %s", source_id)
         with self.state.transaction():
