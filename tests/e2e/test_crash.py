@@ -573,17 +573,19 @@ def test_sigkill_at_random_moments_keeps_one_draft_per_rejection(
         f"{timeline.per_append * 1000:.1f} ms per draft"
     )
 
-    # Three kinds of kill. "timed": at a moment drawn uniformly over the whole reference
-    # pass (start-up, reading, classifying, appending, checkpointing). "append": right
-    # after the k-th APPEND of that run plus a random part of one draft's cycle (intent
-    # committed -> APPEND -> saved), so kills land on every step of it. "tail": after the
-    # last APPEND the run has to make, inside the window where the batch's records and
-    # checkpoint are committed. Timed and append kills come first in random order; the
-    # tail kills last, since the first of them lets every draft through.
-    modes = ["timed"] * 5 + ["append"] * 6
+    # Four kinds of kill. "early": at a moment drawn uniformly over the part of the
+    # reference pass before its first APPEND (start-up, login, reading, classifying,
+    # reconciling what an earlier kill left). "append": right after the k-th APPEND of
+    # that run plus a random part of one draft's cycle (intent committed -> APPEND ->
+    # saved), so kills land on every step of it. "tail": after the last APPEND the run
+    # has to make, where the batch's records and checkpoint are committed. "timed": at
+    # a moment drawn uniformly over the whole reference pass. Early and append kills
+    # come first in random order; then one tail kill, which lets every draft through;
+    # then the timed kills, which hit re-reads of a batch whose checkpoint may not have
+    # been committed.
+    modes = ["early"] * 5 + ["append"] * 6
     rng.shuffle(modes)
-    modes += ["tail"] * 4
-    tail = timeline.total - timeline.last_append
+    modes += ["tail"] + ["timed"] * 3
     phases: collections.Counter[str] = collections.Counter()
     tail_had_work = False
     for number, mode in enumerate(modes, start=1):
@@ -592,18 +594,19 @@ def test_sigkill_at_random_moments_keeps_one_draft_per_rejection(
         tail_had_work = tail_had_work or (mode == "tail" and remaining > 0)
         run = LiveRun("run", "--once", "--config", str(config))
         if mode == "append" and remaining:
-            k = rng.randint(1, 4)
+            k = rng.randint(1, 3)
             extra = rng.uniform(0.0, timeline.per_append)
             if run.wait_for_line(APPENDED, k, timeout=120):
                 time.sleep(extra)
             aim = f"after APPEND #{k} + {extra * 1000:.1f} ms"
         elif mode == "tail" and remaining:
-            extra = rng.uniform(0.0, tail / 3)
+            extra = rng.uniform(0.0, (timeline.total - timeline.last_append) / 3)
             if run.wait_for_line(APPENDED, remaining, timeout=120):
                 time.sleep(extra)
             aim = f"after the last APPEND + {extra * 1000:.0f} ms"
         else:
-            delay = rng.uniform(0.0, timeline.total)
+            end = timeline.first_append * 0.9 if mode == "early" else timeline.total
+            delay = rng.uniform(0.0, end)
             time.sleep(max(0.0, delay - (time.monotonic() - run.started)))
             aim = f"at {delay:.2f}s"
         code = run.kill()
