@@ -183,7 +183,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
     from notnow import config as configuration
     from notnow import secrets
-    from notnow.mailbox import open_mailbox
+    from notnow.mailbox.imap import ImapMailbox
 
     config = configuration.load(args.config)
     account = config.account(args.account)
@@ -192,10 +192,16 @@ def cmd_login(args: argparse.Namespace) -> int:
     password = getpass.getpass(f"Password for {account.username} on {account.host}: ")
     if not password:
         raise UserError("no password given; nothing stored")
+    # Test the password itself before storing it (password_command or a systemd
+    # credential would take precedence over the keyring in get_password).
+    ImapMailbox.connect(account, password).close()
     secrets.store_password(account, password)
-    mailbox = open_mailbox(account)  # proves the password works
-    mailbox.close()
-    print(f"password for {account.name!r} stored in the system keyring and tested: login ok")
+    print(f"login ok; password for {account.name!r} stored in the system keyring")
+    if account.password_command:
+        print(
+            f"note: account {account.name!r} sets password_command, which is used before "
+            "the keyring; remove it to use the stored password"
+        )
     return 0
 
 
