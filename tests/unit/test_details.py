@@ -218,3 +218,13 @@ def test_a_signature_that_is_the_company_is_not_a_person() -> None:
 )
 def test_role_stops_where_the_sentence_goes_on(text: str, role: str | None) -> None:
     assert extract_details(email(text, subject="Update")).role == role
+
+
+def test_contact_name_from_reply_to_when_the_sender_is_a_team_box() -> None:
+    raw = (
+        b"From: Acme Recruiting <no-reply@us.greenhouse-mail.io>\r\n"
+        b"Reply-To: Dana Whitfield <dana.whitfield@acme.example>\r\n"
+        b"Subject: Your application to Acme\r\nMessage-ID: <x1@acme.example>\r\n\r\n"
+        b"Hi Alex,\r\n\r\nWe have decided to move forward with another candidate.\r\n"
+    )
+    assert extract_details(parse(raw)).contact_name == "Dana"

@@ -683,8 +683,10 @@ def _contact_name(email: Email, text: str, company: str | None) -> str | None:
     person = _signature_person(text)
     if person is not None and not _is_company_name(person, email, company):
         return person.split()[0]
-    if email.sender is not None:
-        person = _person_from_display_name(email.sender.name, email, company)
+    # The sender's display name, then Reply-To's: an ATS often sends from a team box
+    # but sets Reply-To to the recruiter.
+    for address in ([email.sender] if email.sender else []) + list(email.reply_to[:1]):
+        person = _person_from_display_name(address.name, email, company, address.address)
         if person is not None:
             return person.split()[0]
     return None
@@ -725,7 +727,9 @@ def _signature_person(text: str) -> str | None:
     return None
 
 
-def _person_from_display_name(name: str, email: Email, company: str | None) -> str | None:
+def _person_from_display_name(
+    name: str, email: Email, company: str | None, address: str = ""
+) -> str | None:
     name = _one_line(name)
     if not name or "@" in name:
         return None
@@ -737,9 +741,9 @@ def _person_from_display_name(name: str, email: Email, company: str | None) -> s
     person = _person_name(name)
     if person is None or _is_company_name(person, email, company):
         return None
-    if len(person.split()) == 1 and email.sender is not None:
+    if len(person.split()) == 1:
         # A single word could be a brand ("Stripe"); accept it only from a person-like box.
-        local = email.sender.address.split("@")[0].lower()
+        local = address.split("@")[0].lower()
         if person.lower() not in local:
             return None
     return person
