@@ -803,12 +803,6 @@ def test_garbled_state_file_is_rebuilt_with_a_warning(
     assert_one_draft_each(dovecot, user, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after the state file is lost, the thread of an already drafted rejection is "
-    "forgotten: a second rejection in that thread gets a second reply draft "
-    "(daemon/plan.py plan(), daemon/run.py AccountPass.context)",
-)
 def test_state_file_lost_keeps_one_draft_per_thread(
     home: Path, dovecot: Dovecot, small_model: Path
 ) -> None:

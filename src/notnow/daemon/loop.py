@@ -174,6 +174,8 @@ class Watcher:
         self.account = account
         self.stop = stop
         self.state_line = "starting"
+        # Seconds to wait before the next reconnection attempt (doubles per failure).
+        self.delay = 1.0
 
     def set_state(self, line: str) -> None:
         if line != self.state_line:
@@ -182,16 +184,14 @@ class Watcher:
 
     def run(self) -> None:
         classifier = load_classifier(self.config)
-        delay = 1.0
         while not self.stop.is_set():
             try:
                 self.session(classifier)
-                delay = 1.0
             except NotnowError as e:
                 self.set_state(f"error, retrying with backoff: {e}")
                 # Exponential backoff with full jitter, capped.
-                wait = random.uniform(0, delay)  # noqa: S311 - jitter, not cryptography
-                delay = min(delay * 2, float(self.config.daemon.backoff_max))
+                wait = random.uniform(0, self.delay)  # noqa: S311 - jitter, not cryptography
+                self.delay = min(self.delay * 2, float(self.config.daemon.backoff_max))
                 self.stop.wait(wait)
 
     def session(self, classifier: model.Classifier) -> None:
@@ -204,6 +204,9 @@ class Watcher:
             )
             while not self.stop.is_set():
                 report = runner.run()
+                # Reset only after a whole pass worked, not on login: a server that
+                # accepts logins but fails every pass must not be retried at full speed.
+                self.delay = 1.0
                 if report.drafts_saved:
                     logger.info(
                         "[%s] saved %d draft(s)", self.account.name, len(report.drafts_saved)

@@ -143,6 +143,7 @@ def plan(items: list[Item], context: Context, now: datetime) -> Plan:
             )
         thread = thread_of(email)
         if email.message_id in sources or thread in threads:
+            threads.add(thread)  # drafted before: its thread gets no second draft
             continue
         sources.add(email.message_id)
         threads.add(thread)

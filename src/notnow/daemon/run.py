@@ -164,11 +164,16 @@ class AccountPass:
         drafted = {i for i in ids if self.state.draft(name, i) is not None}
         if not self.dry_run or self._sources is not None:
             drafted |= self.sources() & set(ids)
+        # A message whose draft is already in Drafts stands for its whole thread, also
+        # when the state that recorded the thread was lost.
         threads = {
             planning.thread_of(item.email)
             for item in items
             if item.email is not None
-            and self.state.thread_has_draft(name, planning.thread_of(item.email))
+            and (
+                item.email.message_id in drafted
+                or self.state.thread_has_draft(name, planning.thread_of(item.email))
+            )
         }
         return planning.Context(
             account=self.account,
