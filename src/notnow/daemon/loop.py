@@ -19,7 +19,7 @@ from notnow.classifier import model
 from notnow.config import AccountConfig, Config
 from notnow.daemon.run import AccountPass, PassReport
 from notnow.daemon.state import State
-from notnow.errors import MailboxError, NotnowError, UserError
+from notnow.errors import NotnowError, UserError
 from notnow.mailbox import open_mailbox
 
 logger = logging.getLogger(__name__)
@@ -220,17 +220,11 @@ class Watcher:
         has_idle = bool(getattr(mailbox, "has_idle", False)) and self.account.idle
         if has_idle and len(self.account.folders) == 1:
             self.set_state("idle")
-            deadline = self.account.idle_timeout
-            # Short IDLE slices so a stop request is seen within about a second.
-            waited = 0.0
-            while waited < deadline and not self.stop.is_set():
-                try:
-                    if mailbox.idle_wait(self.account.folders[0], 1.0):
-                        return
-                except MailboxError:
-                    raise
-                waited += 1.0
-            mailbox.noop()
+            # One IDLE, renewed every idle_timeout seconds (RFC 2177: under 29 minutes);
+            # idle_wait looks at the stop flag every second.
+            mailbox.idle_wait(
+                self.account.folders[0], self.account.idle_timeout, should_stop=self.stop.is_set
+            )
             return
         self.set_state("polling")
         self.stop.wait(self.config.daemon.poll_interval)

@@ -23,7 +23,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -381,8 +381,14 @@ class ImapMailbox:
         with self._errors("reading capabilities"):
             return bool(self._client.has_capability("IDLE"))
 
-    def idle_wait(self, folder: str, timeout: float) -> bool:
-        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``.
+    def idle_wait(
+        self,
+        folder: str,
+        timeout: float,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``
+        or as soon as ``should_stop()`` (checked every second) says so.
 
         Also True at once when mail arrived since ``fetch_new`` last read the folder, so
         a caller that IDLEs in short slices between passes never misses a delivery.
@@ -407,14 +413,17 @@ class ImapMailbox:
             try:
                 while not changed:
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if remaining <= 0 or should_stop():
                         break
-                    responses = self._client.idle_check(timeout=remaining)
+                    # One IDLE for the whole wait; wake every second to see a stop request.
+                    slice_seconds = min(remaining, 1.0)
+                    began = time.monotonic()
+                    responses = self._client.idle_check(timeout=slice_seconds)
                     changed = _announces_mail(responses)
                     said_bye = _says_bye(responses)
                     if said_bye:
                         raise imaplib.IMAP4.abort("the server said BYE")
-                    if not responses and deadline - time.monotonic() > 0.05:
+                    if not responses and time.monotonic() - began < slice_seconds - 0.05:
                         # Readable but nothing parsed: EOF. DONE below tells for sure.
                         break
             finally:
