@@ -38,16 +38,19 @@ if str(TESTS) not in sys.path:
 # One model cache for every bench run, so the bundled model is built once per corpus.
 DEFAULT_CACHE = Path(os.environ.get("NOTNOW_CACHE_DIR") or "/tmp/notnow-bench-cache")
 os.environ["NOTNOW_CACHE_DIR"] = str(DEFAULT_CACHE)
-# Never pick up a user model or a user config from the machine running the bench.
-os.environ["NOTNOW_MODEL"] = str(DEFAULT_CACHE / "no-user-model.skops")
+# Never pick up a user model or a user config from the machine running the bench; only
+# the model ensure_model() pinned for this run (inherited by child processes).
+os.environ["NOTNOW_MODEL"] = os.environ.get(
+    "NOTNOW_BENCH_PINNED", str(DEFAULT_CACHE / "no-user-model.skops")
+)
 os.environ.pop("NOTNOW_CONFIG", None)
 
 
 def child_env() -> dict[str, str]:
-    """The environment notnow subprocesses run with (shared model cache, no user model)."""
+    """The environment notnow subprocesses run with: the shared model cache, and no user
+    model but the one ``ensure_model`` pinned for this run."""
     env = os.environ.copy()
     env["NOTNOW_CACHE_DIR"] = str(DEFAULT_CACHE)
-    env["NOTNOW_MODEL"] = str(DEFAULT_CACHE / "no-user-model.skops")
     env.pop("JOURNAL_STREAM", None)
     env.pop("NOTIFY_SOCKET", None)
     return env
@@ -65,14 +68,35 @@ def require_prepare() -> None:
 
 
 def ensure_model() -> float:
-    """Build (or load) the bundled model in a subprocess; return how long that took."""
+    """Build (or load) the bundled model in a subprocess, then pin it for this run.
+
+    Others may change the corpus while a benchmark runs, which would make notnow rebuild
+    the bundled model in the middle of a measurement. So the model of the corpus as it
+    is now is copied to a file of this run and handed to every notnow process as
+    ``NOTNOW_MODEL`` (loaded with the same ``model.load`` as the bundled one).
+    Returns how long building/loading took.
+    """
+    import atexit
+    import shutil
+
     started = time.perf_counter()
-    subprocess.run(
-        [PYTHON, "-c", "from notnow.classifier import model; model.bundled()"],
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            "from notnow.classifier import model; model.bundled(); print(model.bundled_path())",
+        ],
         check=True,
         env=child_env(),
+        capture_output=True,
+        text=True,
     )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    pinned = DEFAULT_CACHE / f"pinned-{os.getpid()}.skops"
+    shutil.copyfile(result.stdout.strip().splitlines()[-1], pinned)
+    atexit.register(pinned.unlink, missing_ok=True)
+    os.environ["NOTNOW_MODEL"] = os.environ["NOTNOW_BENCH_PINNED"] = str(pinned)
+    return seconds
 
 
 # -- configs --------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def breakdown(files: list[Path]) -> dict[str, float]:
     from notnow.errors import MessageError
     from notnow.message import parse
 
-    classifier = model.bundled()
+    classifier = model.active()  # the model pinned by ensure_model
     stages = dict.fromkeys(
         ["read files", "message.parse", "features.document", "Email.lang", "predict_proba"], 0.0
     )
