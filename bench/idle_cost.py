@@ -84,7 +84,7 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 env=_common.child_env(),
             )
-        _common.wait_for_line(log, r"\] idle", 120, daemon)
+        _common.wait_for_line(log, r"\] idle", 900, daemon)
         daemon_connections = len(proxy.connections)
         seconds = args.minutes * 60
         bare = subprocess.Popen(
