@@ -89,3 +89,20 @@ def test_train_on_labelled_folders_writes_a_usable_model(home: Path, tmp_path: P
     broken = notnow("classify", "--model", str(out), str(data))
     assert broken.returncode == 1
     assert "retrain" in broken.stderr and "Traceback" not in broken.stderr
+
+
+@pytest.mark.dovecot
+def test_train_from_imap_reads_the_two_folders(home: Path, dovecot: Dovecot) -> None:
+    user = dovecot.add_user()
+    for name in ("01-greenhouse-rejection.eml", "03-personal-rejection.eml"):
+        dovecot.deliver(user, "notnow/Rejection", (SAMPLES / name).read_bytes())
+    for name in ("02-interview-invite.eml", "04-application-received.eml"):
+        dovecot.deliver(user, "notnow/Not a rejection", (SAMPLES / name).read_bytes())
+    config = write_config(home, dovecot, user)
+    out = home / "user-model.skops"
+    result = notnow("train", "--from-imap", "--config", str(config), "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "4 of yours (2 rejection, 2 other" in result.stdout
+    assert out.is_file()
+    flags = [f for _, _, f in dovecot.messages(user, "notnow/Rejection")]
+    assert all("\\Seen" not in f for f in flags), "training must not mark mail as read"
