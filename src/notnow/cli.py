@@ -56,6 +56,9 @@ def configure_logging(verbose: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # mail-parser warns about every part type it does not decode (signatures, TNEF):
+    # noise for a user, and notnow only reads the text parts anyway.
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
 class _JournalFormatter(logging.Formatter):

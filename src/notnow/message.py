@@ -9,6 +9,7 @@ characters here, once, so nothing downstream can carry a CR/LF into a header it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -62,12 +63,14 @@ class Email:
     # False when the message had no usable Message-ID and one was derived from its bytes.
     has_message_id: bool = True
 
-    @property
+    # cached_property writes to the instance __dict__, which a frozen dataclass allows:
+    # the daemon, the classifier and the drafts each ask for these.
+    @functools.cached_property
     def new_text(self) -> str:
         """The part of the body written for this message (no quoted history, no footer)."""
         return textprep.trim_footer(textprep.new_part(self.text))
 
-    @property
+    @functools.cached_property
     def lang(self) -> str:
         return textprep.detect_language(self.subject + "\n" + self.new_text)
 

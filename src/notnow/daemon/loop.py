@@ -7,11 +7,12 @@ it, else polls every ``poll_interval`` seconds. SIGTERM/SIGINT stop it cleanly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def load_classifier(config: Config) -> model.Classifier:
 
 def run_once(config: Config, dry_run: bool = False) -> list[PassReport]:
     """One pass over every account; an account's failure is reported, not raised."""
-    classifier = load_classifier(config)
+    classifier = functools.cache(lambda: load_classifier(config))
     state = State(state_path(config), read_only=dry_run)
     reports = []
     try:
@@ -53,7 +54,7 @@ def _pass(
     config: Config,
     account: AccountConfig,
     state: State,
-    classifier: model.Classifier,
+    classifier: Callable[[], model.Classifier],
     dry_run: bool,
 ) -> PassReport:
     try:
@@ -183,7 +184,7 @@ class Watcher:
             self.state_line = line
 
     def run(self) -> None:
-        classifier = load_classifier(self.config)
+        classifier = functools.cache(lambda: load_classifier(self.config))
         while not self.stop.is_set():
             try:
                 self.session(classifier)
@@ -194,7 +195,7 @@ class Watcher:
                 self.delay = min(self.delay * 2, float(self.config.daemon.backoff_max))
                 self.stop.wait(wait)
 
-    def session(self, classifier: model.Classifier) -> None:
+    def session(self, classifier: Callable[[], model.Classifier]) -> None:
         mailbox = open_mailbox(self.account)
         state = State(state_path(self.config))
         try:

@@ -54,7 +54,7 @@ class AccountPass:
         account: AccountConfig,
         mailbox: Mailbox,
         state: State,
-        classifier: Classifier,
+        classifier: Callable[[], Classifier],
         dry_run: bool = False,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -62,6 +62,7 @@ class AccountPass:
         self.account = account
         self.mailbox = mailbox
         self.state = state
+        # A callable, so the model (seconds to load) is read only once mail needs judging.
         self.classifier = classifier
         self.dry_run = dry_run
         self.should_stop = should_stop
@@ -151,7 +152,7 @@ class AccountPass:
                     "skipping unreadable message %s in %s: %s", fetched.key, fetched.folder, e
                 )
                 errors[index] = str(e)
-        verdicts = dict(zip(emails, self.classifier.classify(list(emails.values())), strict=True))
+        verdicts = dict(zip(emails, self.classifier().classify(list(emails.values())), strict=True))
         return [
             planning.Item(fetched, emails.get(index), verdicts.get(index), errors.get(index, ""))
             for index, fetched in enumerate(batch)
