@@ -162,3 +162,46 @@ def test_config_typo_is_one_clear_line(home: Path, dovecot: Dovecot) -> None:
     stderr = one_line_error(result)
     assert "daemon.since_dayz: unknown key (did you mean 'since_days'?)" in stderr
     assert str(config) in stderr
+
+
+def test_status_tells_what_became_of_each_draft(home: Path, dovecot: Dovecot) -> None:
+    user = dovecot.add_user()
+    messages = sample_messages()
+    for _, raw in messages:
+        dovecot.deliver(user, "INBOX", raw)
+    config = write_config(home, dovecot, user)
+    notnow("run", "--once", "--config", str(config), check=True)
+    drafts = dovecot.messages(user, "Drafts")
+    assert len(drafts) >= 3
+    sources = [email.message_from_bytes(raw)["X-Notnow-Source"] for _, raw, _ in drafts]
+    # The user sends the first draft (a copy lands in Sent) and deletes the second.
+    sent_copy = drafts[0][1].replace(b"X-Notnow-Source:", b"X-Sent-From-Draft:")
+    dovecot.deliver(user, "Sent", sent_copy, flags=("\\Seen",))
+    client = dovecot.client(user)
+    try:
+        client.select_folder("Drafts")
+        client.delete_messages([drafts[0][0], drafts[1][0]])
+        client.expunge()
+    finally:
+        client.logout()
+
+    result = notnow("status", "--config", str(config), check=True)
+    lines = {
+        source: next(
+            line
+            for line in result.stdout.splitlines()
+            if "to " in line and subject_of(drafts, source) in line
+        )
+        for source in sources
+    }
+    assert " sent " in lines[sources[0]]
+    assert "deleted (not in Drafts)" in lines[sources[1]]
+    assert "in Drafts" in lines[sources[2]]
+
+
+def subject_of(drafts: list[tuple[int, bytes, tuple[str, ...]]], source: str) -> str:
+    for _, raw, _ in drafts:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        if message["X-Notnow-Source"] == source:
+            return str(message["Subject"])[:40]
+    raise AssertionError(source)

@@ -19,7 +19,7 @@ from typing import Any
 from notnow.classifier import model
 from notnow.config import AccountConfig, Config
 from notnow.daemon.run import AccountPass, PassReport
-from notnow.daemon.state import State
+from notnow.daemon.state import DraftRecord, State
 from notnow.errors import NotnowError, UserError
 from notnow.mailbox import open_mailbox
 
@@ -153,15 +153,46 @@ def status(config: Config) -> str:
                     f"{row['subject'][:60]!r} from {row['sender']}"
                 )
             drafts = state.recent_drafts(account.name, 10)
-            lines.append(f"  recent drafts: {len(drafts)}")
+            fates, problem = draft_fates(account, drafts)
+            lines.append(f"  recent drafts: {len(drafts)}" + (f" ({problem})" if problem else ""))
             for draft in drafts:
                 lines.append(
-                    f"    {draft.created_at} {draft.state:8} {draft.subject[:60]!r} "
-                    f"to {draft.recipient or '(no recipient)'}"
+                    f"    {draft.created_at} {fates.get(draft.source_id, draft.state):22} "
+                    f"{draft.subject[:60]!r} to {draft.recipient or '(no recipient)'}"
                 )
     finally:
         state.close()
     return "\n".join(lines)
+
+
+def draft_fates(account: AccountConfig, drafts: list[DraftRecord]) -> tuple[dict[str, str], str]:
+    """What became of each saved draft: sent (a reply in Sent), still in Drafts, or gone.
+
+    Reads the mailbox (never writes); on failure, says why and leaves the fates empty.
+    """
+    saved = {d.source_id for d in drafts if d.state == "saved"}
+    if not saved:
+        return {}, ""
+    try:
+        mailbox = open_mailbox(account)
+    except UserError as e:
+        return {}, f"could not check the mailbox: {e}"
+    try:
+        in_drafts = mailbox.find_sources() & saved
+        sent = mailbox.find_replies(saved)
+    except NotnowError as e:
+        return {}, f"could not check the mailbox: {e}"
+    finally:
+        mailbox.close()
+    fates = {}
+    for source in saved:
+        if source in sent:
+            fates[source] = "sent"
+        elif source in in_drafts:
+            fates[source] = "in Drafts"
+        else:
+            fates[source] = "deleted (not in Drafts)"
+    return fates, ""
 
 
 # -- the watcher --------------------------------------------------------------------------------

@@ -88,6 +88,11 @@ class Mailbox(Protocol):
         """The ``X-Notnow-Source`` values of the drafts in Drafts (or ``folder``)."""
         ...
 
+    def find_replies(self, message_ids: set[str]) -> set[str]:
+        """Which of ``message_ids`` a message in the Sent folder answers (its In-Reply-To);
+        empty where no Sent folder is found. For ``notnow status``: was a draft sent?"""
+        ...
+
     def add_keyword(self, folder: str, key: str, keyword: str) -> bool:
         """Tag one message with a keyword; False where the folder does not allow it."""
         ...
@@ -112,4 +117,24 @@ KNOWN_DRAFTS_NAMES = (
     "Concepten",
     "Rascunhos",
     "Bozze",
+)
+
+# Folder names known to be the Sent folder when no \Sent special-use flag is offered.
+KNOWN_SENT_NAMES = (
+    "Sent",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "[Gmail]/Sent Mail",
+    "[Google Mail]/Sent Mail",
+    "Gesendet",
+    "Gesendete Elemente",
+    "Gesendete Objekte",
+    "Envoyés",
+    "Éléments envoyés",
+    "Enviados",
+    "Verzonden",
+    "Verzonden items",
 )

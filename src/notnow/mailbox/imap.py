@@ -41,7 +41,13 @@ from notnow.errors import (
     MailboxError,
     NotnowError,
 )
-from notnow.mailbox.base import KNOWN_DRAFTS_NAMES, Checkpoint, Fetched, FolderInfo
+from notnow.mailbox.base import (
+    KNOWN_DRAFTS_NAMES,
+    KNOWN_SENT_NAMES,
+    Checkpoint,
+    Fetched,
+    FolderInfo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +355,31 @@ class ImapMailbox:
                     header = _find_section(data, f"HEADER.FIELDS ({_SOURCE_HEADER.upper()})")
                     sources.update(_header_values(header or b"", _SOURCE_HEADER))
         return sources
+
+    def find_replies(self, message_ids: set[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        sent = self._find_sent()
+        if sent is None:
+            return set()
+        self._select(sent)
+        found: set[str] = set()
+        with self._errors(f"searching {sent!r} for replies"):
+            for message_id in sorted(message_ids):
+                if self._client.search(["HEADER", "In-Reply-To", message_id]):
+                    found.add(message_id)
+        return found
+
+    def _find_sent(self) -> str | None:
+        folders = [f for f in self.list_folders() if not _unselectable(f)]
+        for folder in folders:
+            if any(flag.lower() == "\\sent" for flag in folder.flags):
+                return folder.name
+        by_name = {f.name.casefold(): f.name for f in reversed(folders)}
+        for known in KNOWN_SENT_NAMES:
+            if known.casefold() in by_name:
+                return by_name[known.casefold()]
+        return None
 
     # -- keywords ----------------------------------------------------------------------------
 

@@ -53,7 +53,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from notnow.errors import FolderNotFoundError, MailboxError, UserError
-from notnow.mailbox.base import KNOWN_DRAFTS_NAMES, Checkpoint, Fetched, FolderInfo
+from notnow.mailbox.base import (
+    KNOWN_DRAFTS_NAMES,
+    KNOWN_SENT_NAMES,
+    Checkpoint,
+    Fetched,
+    FolderInfo,
+)
 
 if TYPE_CHECKING:
     from notnow.config import AccountConfig
@@ -546,6 +552,28 @@ class MaildirMailbox:
                 if source:
                     sources.add(source)
         return sources
+
+    def find_replies(self, message_ids: set[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        path = next(
+            (found for name in KNOWN_SENT_NAMES if (found := self._lookup(name)) is not None),
+            None,
+        )
+        if path is None:
+            return set()
+        parser = BytesHeaderParser(policy=compat32)
+        replied: set[str] = set()
+        for entry in self._entries(path):
+            try:
+                headers = parser.parsebytes(read_headers(entry.path))
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise MailboxError(f"cannot read {entry.path}: {error}") from error
+            answered = " ".join(str(headers.get("In-Reply-To", "")).split())
+            replied.update(message_id for message_id in message_ids if message_id in answered)
+        return replied
 
     # --- the rest
 
