@@ -116,4 +116,4 @@ def test_run_once_on_a_maildir_account(home: Path, tmp_path: Path) -> None:
     notnow("run", "--once", "--config", str(config), check=True)
     assert len(list((tmp_path / "Mail" / ".Drafts" / "cur").iterdir())) == len(drafts)
     status = notnow("status", "--config", str(config), check=True)
-    assert "[local]" in status.stdout and "saved" in status.stdout
+    assert "[local]" in status.stdout and "in Drafts" in status.stdout
