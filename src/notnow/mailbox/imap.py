@@ -166,15 +166,9 @@ class ImapMailbox:
                 f"drafts_folder {configured!r} of account {self._account.name!r} does not "
                 f"exist on {self._where}: fix drafts_folder (folders: {_listing(names)})"
             )
-        for folder in folders:
-            if any(flag.lower() == "\\drafts" for flag in folder.flags):
-                logger.debug("drafts folder by special-use flag: %s", folder.name)
-                return folder.name
-        by_name = {name.casefold(): name for name in reversed(names)}
-        for known in KNOWN_DRAFTS_NAMES:
-            if known.casefold() in by_name:
-                logger.debug("drafts folder by name: %s", by_name[known.casefold()])
-                return by_name[known.casefold()]
+        found = _special_folder(folders, "\\Drafts", KNOWN_DRAFTS_NAMES)
+        if found is not None:
+            return found
         raise FolderNotFoundError(
             f"no Drafts folder on {self._where} for account {self._account.name!r}: none has "
             f"the \\Drafts flag and none has a known name; set drafts_folder "
@@ -372,14 +366,7 @@ class ImapMailbox:
 
     def _find_sent(self) -> str | None:
         folders = [f for f in self.list_folders() if not _unselectable(f)]
-        for folder in folders:
-            if any(flag.lower() == "\\sent" for flag in folder.flags):
-                return folder.name
-        by_name = {f.name.casefold(): f.name for f in reversed(folders)}
-        for known in KNOWN_SENT_NAMES:
-            if known.casefold() in by_name:
-                return by_name[known.casefold()]
-        return None
+        return _special_folder(folders, "\\Sent", KNOWN_SENT_NAMES)
 
     # -- keywords ----------------------------------------------------------------------------
 
@@ -616,6 +603,23 @@ def _announces_mail(responses: Sequence[Any]) -> bool:
 
 def _says_bye(responses: Sequence[Any]) -> bool:
     return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses)
+
+
+def _special_folder(
+    folders: Sequence[FolderInfo], flag: str, known_names: Sequence[str]
+) -> str | None:
+    """The folder with the special-use ``flag`` (RFC 6154), else the first known name
+    that exists (case-insensitive), else None."""
+    for folder in folders:
+        if any(f.lower() == flag.lower() for f in folder.flags):
+            logger.debug("%s folder by special-use flag: %s", flag, folder.name)
+            return folder.name
+    by_name = {f.name.casefold(): f.name for f in reversed(folders)}
+    for known in known_names:
+        if known.casefold() in by_name:
+            logger.debug("%s folder by name: %s", flag, by_name[known.casefold()])
+            return by_name[known.casefold()]
+    return None
 
 
 def _unselectable(folder: FolderInfo) -> bool:

@@ -47,6 +47,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
@@ -538,15 +539,8 @@ class MaildirMailbox:
             if folder is not None:
                 self._folder_path(folder)  # raises FolderNotFoundError
             return set()  # the default Drafts folder is created on the first draft
-        parser = BytesHeaderParser(policy=compat32)
         sources: set[str] = set()
-        for entry in self._entries(path):
-            try:
-                headers = parser.parsebytes(read_headers(entry.path))
-            except FileNotFoundError:
-                continue  # a client moved or removed the draft meanwhile
-            except OSError as error:
-                raise MailboxError(f"cannot read {entry.path}: {error}") from error
+        for headers in self._headers(path):
             for value in headers.get_all(SOURCE_HEADER) or ():
                 source = " ".join(str(value).split())
                 if source:
@@ -562,18 +556,22 @@ class MaildirMailbox:
         )
         if path is None:
             return set()
-        parser = BytesHeaderParser(policy=compat32)
         replied: set[str] = set()
-        for entry in self._entries(path):
-            try:
-                headers = parser.parsebytes(read_headers(entry.path))
-            except FileNotFoundError:
-                continue
-            except OSError as error:
-                raise MailboxError(f"cannot read {entry.path}: {error}") from error
+        for headers in self._headers(path):
             answered = " ".join(str(headers.get("In-Reply-To", "")).split())
             replied.update(message_id for message_id in message_ids if message_id in answered)
         return replied
+
+    def _headers(self, path: Path) -> Iterator[Message]:
+        """The header block of every message in the folder at ``path`` (bodies unread)."""
+        parser = BytesHeaderParser(policy=compat32)
+        for entry in self._entries(path):
+            try:
+                yield parser.parsebytes(read_headers(entry.path))
+            except FileNotFoundError:
+                continue  # a client moved or removed it meanwhile
+            except OSError as error:
+                raise MailboxError(f"cannot read {entry.path}: {error}") from error
 
     # --- the rest
 
