@@ -1,14 +1,18 @@
 """Raw message bytes -> ``Email``: parsed, decoded and normalised. Pure: no I/O.
 
-mail-parser does the MIME walk and the lenient charset decoding (mail in the wild lies
-about its charset); this module turns its output into a small frozen dataclass with the
-fields the rest of notnow needs. Header values are unfolded and stripped of control
-characters here, once, so nothing downstream can carry a CR/LF into a header it writes.
+The common case is cheap: the stdlib parser (the compat32 parse that mail-parser itself
+runs) and one walk that decodes only the text parts a reader sees; attachments are
+never decoded. A message whose MIME structure the stdlib cannot follow (a multipart
+without its first boundary) goes to mail-parser, which recovers the text hidden in the
+epilogue. Either way the result is a small frozen dataclass with the fields the rest of
+notnow needs. Header values are unfolded and stripped of control characters here, once,
+so nothing downstream can carry a CR/LF into a header it writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email
 import functools
 import hashlib
 import logging
@@ -16,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
 
 import mailparser
 
@@ -68,11 +72,11 @@ class Email:
     @functools.cached_property
     def new_text(self) -> str:
         """The part of the body written for this message (no quoted history, no footer)."""
-        return textprep.trim_footer(textprep.new_part(self.text))
+        return textprep.written_part(self.text)
 
     @functools.cached_property
     def lang(self) -> str:
-        return textprep.detect_language(self.subject + "\n" + self.new_text)
+        return textprep.language_of(self.subject + "\n" + self.new_text)
 
 
 # Headers kept on Email.headers: automation markers and list markers.
@@ -95,10 +99,14 @@ def parse(raw: bytes) -> Email:
     if not raw or not raw.strip():
         raise MessageError("empty message")
     try:
-        parsed = mailparser.parse_from_bytes(raw)
-    except Exception as e:  # noqa: BLE001 - mail-parser raises anything on hostile input
+        message = email.message_from_bytes(raw)
+        body = _text_parts(message)
+        if body is None:
+            body = _text_parts_recovered(raw, message)
+    except Exception as e:  # noqa: BLE001 - parsers raise anything on hostile input
         raise MessageError(f"cannot parse message: {type(e).__name__}: {e}") from e
-    headers = _headers(parsed)
+    plain_parts, html_parts, defects = body
+    headers = _headers(message)
     if not any(k in headers for k in ("from", "subject", "message-id", "date", "to")):
         raise MessageError("no From, To, Subject, Date or Message-ID header: not an email message")
 
@@ -107,9 +115,9 @@ def parse(raw: bytes) -> Email:
     if not has_id:
         message_id = f"<{hashlib.sha256(raw).hexdigest()[:32]}@notnow.invalid>"
 
-    plain = "\n".join(_as_text(p) for p in parsed.text_plain)
-    html = "\n".join(_as_text(p) for p in parsed.text_html)
-    body = plain if plain.strip() else textprep.html_to_text(html)
+    plain = "\n".join(plain_parts)
+    html = "\n".join(html_parts)
+    text = plain if plain.strip() else textprep.html_to_text(html)
 
     senders = _addresses(headers.get("from", ""))
     return Email(
@@ -122,10 +130,10 @@ def parse(raw: bytes) -> Email:
         date=_date(headers.get("date", "")),
         in_reply_to=_first_id(headers.get("in-reply-to", "")),
         references=tuple(_MESSAGE_ID.findall(headers.get("references", ""))),
-        text=body.replace("\r\n", "\n").replace("\x00", ""),
+        text=text.replace("\r\n", "\n").replace("\x00", ""),
         html=html,
         headers={k: clean_header(headers[k]) for k in _KEPT_HEADERS if k in headers},
-        defects=tuple(str(d) for d in (parsed.defects_categories or [])),
+        defects=tuple(sorted(defects)),
         has_message_id=has_id,
     )
 
@@ -138,18 +146,93 @@ def clean_header(value: str) -> str:
     return _CONTROL.sub(" ", value).strip()
 
 
-def _headers(parsed: Any) -> dict[str, str]:
+_Body = tuple[list[str], list[str], set[str]]  # text/plain parts, text/html parts, defects
+
+# Defects after which the stdlib walk misses text that mail-parser recovers.
+_UNREADABLE_STRUCTURE = {"StartBoundaryNotFoundDefect"}
+
+
+def _text_parts(message: Message) -> _Body | None:
+    """The text a reader sees, by the rules mail-parser uses (a text part with a file name
+    or an attachment disposition is an attachment), except that nothing inside
+    an attached container (a forwarded message/rfc822) counts as this message's text.
+    None when the structure is one only mail-parser can read."""
+    plain: list[str] = []
+    html: list[str] = []
+    defects: set[str] = set()
+    attached: set[int] = set()  # ids of parts inside an attachment
+    for part in message.walk():
+        defects.update(type(defect).__name__ for defect in part.defects)
+        inside = id(part) in attached
+        if part.is_multipart():
+            if inside or part.get_content_disposition() not in (None, "inline"):
+                attached.update(id(child) for child in part.get_payload())
+            continue
+        subtype = part.get_content_subtype()
+        if inside or part.get_content_maintype() != "text" or subtype not in ("plain", "html"):
+            continue
+        disposition = part.get_content_disposition()
+        if disposition == "attachment" or (disposition != "inline" and part.get_filename()):
+            continue
+        decoded = _decode(part, defects)
+        if decoded:
+            (html if subtype == "html" else plain).append(decoded)
+    if defects & _UNREADABLE_STRUCTURE:
+        return None
+    return plain, html, defects
+
+
+def _decode(part: Message, defects: set[str]) -> str:
+    # The payload as parsed: raw 8-bit bytes are carried as surrogates. (get_payload()
+    # would already have decoded those lossily, with the declared charset.)
+    stored = getattr(part, "_payload", None)
+    transfer = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if isinstance(stored, str) and transfer in ("", "7bit", "8bit"):
+        with contextlib.suppress(UnicodeEncodeError):
+            stored.encode("utf-8")  # no raw 8-bit bytes: nothing to decode
+            return stored
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes) or not payload:
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    for candidate in (charset, "utf-8"):
+        try:
+            text = payload.decode(candidate)
+            text.encode("utf-8")  # some codecs (unicode_escape) yield lone surrogates
+            return text
+        except (LookupError, UnicodeError):
+            defects.add("CharsetDecodeDefect")
+    # Mail that lies about its charset is most often Windows Western European.
+    return payload.decode("cp1252", errors="replace")
+
+
+# What is left of MIME structure in a multipart read as one text: boundary lines and
+# part headers.
+_MIME_DEBRIS = re.compile(
+    r"^(?:--[^\s]+|Content-[\w-]+:.*|\s+\S+=.*)$\n?", re.MULTILINE | re.IGNORECASE
+)
+
+
+def _text_parts_recovered(raw: bytes, message: Message) -> _Body:
+    """mail-parser's reading of a broken multipart, else its whole text without the
+    boundary lines and part headers: a reader's mail client shows something too."""
+    parsed = mailparser.parse_from_bytes(raw)
+    plain = [str(p) for p in parsed.text_plain]
+    html = [str(p) for p in parsed.text_html]
+    defects = {str(d) for d in (parsed.defects_categories or [])}
+    leftover = message.get_payload()
+    if not "".join(plain + html).strip() and isinstance(leftover, str):
+        plain = [_MIME_DEBRIS.sub("", leftover).strip()]
+    return plain, html, defects
+
+
+def _headers(message: Message) -> dict[str, str]:
     result: dict[str, str] = {}
-    message = parsed.message
     for name, value in message.items():
         key = name.lower()
         if key not in result:
             result[key] = str(value)
     return result
-
-
-def _as_text(part: Any) -> str:
-    return part if isinstance(part, str) else str(part)
 
 
 def _first_id(value: str) -> str:

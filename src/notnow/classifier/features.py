@@ -12,4 +12,4 @@ from notnow.message import Email
 
 
 def document(email: Email) -> str:
-    return textprep.prepare(email.subject, email.text)
+    return textprep.prepare_written(email.subject, email.new_text)

@@ -25,7 +25,9 @@ from notnow.message import Email
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+# Bumped whenever what a model reads changes (features, text preparation, parsing): a
+# model made for another version is rebuilt (bundled) or reported (user model).
+FORMAT_VERSION = 3
 DEFAULT_DRAFT_THRESHOLD = 0.60
 DEFAULT_REVIEW_THRESHOLD = 0.35
 
@@ -222,7 +224,8 @@ def user_model_path() -> Path:
 def bundled_path() -> Path:
     import sklearn
 
-    return cache_dir() / f"bundled-{dataset.corpus_hash()}-sklearn{sklearn.__version__}.skops"
+    name = f"bundled-{dataset.corpus_hash()}-v{FORMAT_VERSION}-sklearn{sklearn.__version__}"
+    return cache_dir() / f"{name}.skops"
 
 
 _LOADED: dict[str, Classifier] = {}
