@@ -58,9 +58,11 @@ class Classifier:
         positive = list(self.pipeline.classes_).index(1)
         return [float(row[positive]) for row in probabilities]
 
-    def classify(self, emails: Sequence[Email]) -> list[Verdict]:
+    def classify(self, emails: Sequence[Email], languages: bool = True) -> list[Verdict]:
+        """Verdicts in one batch; ``languages=False`` leaves ``lang`` empty for callers
+        that only need it for the few messages they act on (``Email.lang`` has it)."""
         return [
-            self.verdict(score, email.lang)
+            self.verdict(score, email.lang if languages else "")
             for email, score in zip(emails, self.scores(emails), strict=True)
         ]
 

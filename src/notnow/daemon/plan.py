@@ -126,7 +126,7 @@ def plan(items: list[Item], context: Context, now: datetime) -> Plan:
                 fetched.key,
                 status,
                 verdict.score,
-                verdict.lang,
+                email.lang if status != "ignored" else "",  # identified only where it is used
                 email.subject,
                 sender,
             )

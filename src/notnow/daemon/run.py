@@ -152,7 +152,8 @@ class AccountPass:
                     "skipping unreadable message %s in %s: %s", fetched.key, fetched.folder, e
                 )
                 errors[index] = str(e)
-        verdicts = dict(zip(emails, self.classifier().classify(list(emails.values())), strict=True))
+        scored = self.classifier().classify(list(emails.values()), languages=False)
+        verdicts = dict(zip(emails, scored, strict=True))
         return [
             planning.Item(fetched, emails.get(index), verdicts.get(index), errors.get(index, ""))
             for index, fetched in enumerate(batch)
