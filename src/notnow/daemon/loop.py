@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
+import selectors
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from notnow.classifier import model
 from notnow.config import AccountConfig, Config
+from notnow.daemon import notify
+from notnow.daemon.notify import Board
 from notnow.daemon.run import AccountPass, PassReport
-from notnow.daemon.state import DraftRecord, State
+from notnow.daemon.state import DaemonRecord, DraftRecord, State, WatcherRecord
 from notnow.errors import NotnowError, UserError
 from notnow.mailbox import open_mailbox
+from notnow.mailbox.base import IdleMailbox
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +137,18 @@ def check(config: Config) -> Iterator[tuple[str, bool]]:
 
 
 def status(config: Config) -> str:
+    """What ``notnow status`` prints: whether the daemon runs, then per account what its
+    watcher is doing, where each folder was read up to, recent detections and drafts."""
     state = State(state_path(config), read_only=True)
     lines = []
     try:
+        daemon = state.daemon()
+        watchers = state.watchers()
+        running = daemon is not None and notify.is_running(daemon)
+        lines.append(_daemon_line(daemon, running, list(watchers.values())))
         for account in config.accounts:
             lines.append(f"[{account.name}]")
+            lines.append(_watcher_line(watchers.get(account.name), running))
             for folder in account.folders:
                 checkpoint = state.checkpoint(account.name, folder)
                 lines.append(
@@ -163,6 +178,55 @@ def status(config: Config) -> str:
     finally:
         state.close()
     return "\n".join(lines)
+
+
+def _daemon_line(daemon: DaemonRecord | None, running: bool, watchers: list[WatcherRecord]) -> str:
+    if daemon is None:
+        return "daemon: never run (`notnow run` starts it)"
+    if running:
+        return f"daemon: running (pid {daemon.pid}, started {_when(daemon.started_at)})"
+    moments = [daemon.started_at, daemon.stopped_at or ""]
+    moments += [w.updated_at for w in watchers] + [w.last_contact or "" for w in watchers]
+    return f"daemon: not running, last seen {_when(max(moments))}"
+
+
+def _watcher_line(record: WatcherRecord | None, running: bool) -> str:
+    if record is None:
+        return "  watcher: no state recorded yet"
+    now = notify.describe(
+        record.state, record.detail, _when(record.until) if record.until else None
+    )
+    contact = (
+        f"last contact {_when(record.last_contact)}" if record.last_contact else "no contact yet"
+    )
+    if running:
+        return f"  watcher: {now} since {_when(record.since)}; {contact}"
+    if record.state == "stopped":
+        return f"  watcher: stopped {_when(record.since)}; {contact}"
+    # Killed (or crashed) without saying so: what it was doing is history, not news.
+    return f"  watcher: not running (last state: {now} since {_when(record.since)}); {contact}"
+
+
+def _when(stamp: str) -> str:
+    """A recorded moment in local time, and how far from now: "2026-11-22 10:03:07 (12 s
+    ago)", or "(in 40 s)" for a moment to come (the end of a backoff)."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    seconds = int((datetime.now(UTC) - moment).total_seconds())
+    relative = f"{_span(seconds)} ago" if seconds >= 0 else f"in {_span(-seconds)}"
+    return f"{moment.astimezone().strftime('%Y-%m-%d %H:%M:%S')} ({relative})"
+
+
+def _span(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
 def draft_fates(account: AccountConfig, drafts: list[DraftRecord]) -> tuple[dict[str, str], str]:
@@ -198,118 +262,310 @@ def draft_fates(account: AccountConfig, drafts: list[DraftRecord]) -> tuple[dict
 # -- the watcher --------------------------------------------------------------------------------
 
 
-class Watcher:
-    """Watches one account until ``stop`` is set: pass, wait for news, repeat."""
+class Wakeup:
+    """A stop flag that threads wait on and that select() watches: an Event beside a pipe.
 
-    def __init__(self, config: Config, account: AccountConfig, stop: threading.Event) -> None:
+    Set from the main thread (never from a signal handler: an Event's lock is not
+    re-entrant). Once set it stays set; the pipe is never drained.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        if not self._event.is_set():
+            self._event.set()
+            with suppress(BlockingIOError):
+                os.write(self._write, b"!")
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+    def fileno(self) -> int:
+        return self._read
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _readable(fds: list[int], timeout: float | None) -> set[int]:
+    """Which of ``fds`` become readable within ``timeout`` seconds; sleeps meanwhile."""
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        return {int(key.fd) for key, _events in selector.select(timeout)}
+
+
+class Watcher:
+    """Watches one account until ``stop`` is set: pass, wait for news, repeat.
+
+    Waiting: one IDLE per watched folder where the server offers IDLE (the first folder on
+    the connection that runs the passes, each other one on an IDLE-only connection of its
+    own), all slept on in one select() with the stop pipe, until the earliest IDLE renewal.
+    Folders without IDLE are polled every ``poll_interval``. Any failure ends the session:
+    every connection is closed and the account reconnects with backoff.
+    """
+
+    def __init__(self, config: Config, account: AccountConfig, stop: Wakeup, board: Board) -> None:
         self.config = config
         self.account = account
         self.stop = stop
-        self.state_line = "starting"
+        self.board = board
         # Seconds to wait before the next reconnection attempt (doubles per failure).
         self.delay = 1.0
 
-    def set_state(self, line: str) -> None:
-        if line != self.state_line:
-            logger.info("[%s] %s", self.account.name, line)
-            self.state_line = line
-
     def run(self) -> None:
         classifier = functools.cache(lambda: load_classifier(self.config))
-        while not self.stop.is_set():
-            try:
-                self.session(classifier)
-            except NotnowError as e:
-                self.set_state(f"error, retrying with backoff: {e}")
-                # Exponential backoff with full jitter, capped.
-                wait = random.uniform(0, self.delay)  # noqa: S311 - jitter, not cryptography
-                self.delay = min(self.delay * 2, float(self.config.daemon.backoff_max))
-                self.stop.wait(wait)
+        name = self.account.name
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.session(classifier)
+                except NotnowError as e:
+                    # Exponential backoff with full jitter, capped.
+                    wait = random.uniform(0, self.delay)  # noqa: S311 - jitter, not cryptography
+                    self.delay = min(self.delay * 2, float(self.config.daemon.backoff_max))
+                    self.board.set(
+                        name,
+                        "backing off",
+                        str(e),
+                        until=datetime.now(UTC) + timedelta(seconds=wait),
+                        log=f"error, retrying with backoff: {e}",
+                        level=logging.WARNING,
+                    )
+                    self.stop.wait(wait)
+        finally:
+            self.board.set(name, "stopped")
 
     def session(self, classifier: Callable[[], model.Classifier]) -> None:
+        name = self.account.name
+        self.board.set(name, "connecting")
         mailbox = open_mailbox(self.account)
-        state = State(state_path(self.config))
+        extras: list[IdleMailbox] = []
+        state: State | None = None
         try:
-            self.set_state("connected")
+            self.board.set(name, "syncing", log="connected", contact=True)
+            watched: dict[str, IdleMailbox] = {}
+            polled = list(self.account.folders)
+            if self.account.idle and isinstance(mailbox, IdleMailbox) and mailbox.idle_supported():
+                watched[polled.pop(0)] = mailbox
+                # Opened (and their folders looked at) before the first pass, so nothing
+                # that arrives during it goes unnoticed.
+                for folder in list(polled):
+                    extra = self.open_idle_connection(folder)
+                    if extra is not None:
+                        extras.append(extra)
+                        watched[folder] = extra
+                        polled.remove(folder)
+            state = State(state_path(self.config))
             runner = AccountPass(
                 self.config, self.account, mailbox, state, classifier, should_stop=self.stop.is_set
             )
+            first = True
             while not self.stop.is_set():
+                if not first:
+                    self.board.set(name, "syncing", contact=True)
+                first = False
                 report = runner.run()
                 # Reset only after a whole pass worked, not on login: a server that
                 # accepts logins but fails every pass must not be retried at full speed.
                 self.delay = 1.0
+                self.board.contact(name)
                 if report.drafts_saved:
-                    logger.info(
-                        "[%s] saved %d draft(s)", self.account.name, len(report.drafts_saved)
-                    )
-                self.wait(mailbox)
+                    logger.info("[%s] saved %d draft(s)", name, len(report.drafts_saved))
+                self.wait(watched, polled)
         finally:
-            state.close()
+            if state is not None:
+                state.close()
+            for extra in extras:
+                extra.close()
             mailbox.close()
 
-    def wait(self, mailbox: Any) -> None:
-        has_idle = bool(getattr(mailbox, "has_idle", False)) and self.account.idle
-        if has_idle and len(self.account.folders) == 1:
-            self.set_state("idle")
-            # One IDLE, renewed every idle_timeout seconds (RFC 2177: under 29 minutes);
-            # idle_wait looks at the stop flag every second.
-            mailbox.idle_wait(
-                self.account.folders[0], self.account.idle_timeout, should_stop=self.stop.is_set
+    def open_idle_connection(self, folder: str) -> IdleMailbox | None:
+        """An IDLE-only connection for ``folder``, or None (then it is polled): a server
+        may cap the connections per account."""
+        try:
+            mailbox = open_mailbox(self.account)
+        except NotnowError as e:
+            logger.warning(
+                "[%s] no second connection for folder %s (%s); polling it every %d s",
+                self.account.name,
+                folder,
+                e,
+                self.config.daemon.poll_interval,
             )
+            return None
+        if not isinstance(mailbox, IdleMailbox):
+            mailbox.close()
+            return None
+        try:
+            mailbox.idle_mark(folder)
+        except NotnowError:
+            mailbox.close()
+            raise
+        return mailbox
+
+    def wait(self, watched: dict[str, IdleMailbox], polled: list[str]) -> None:
+        """Sleep until a watched folder has news, a polled one is due, an IDLE needs
+        renewing (RFC 2177: under 29 minutes; idle_timeout), or ``stop`` is set."""
+        name = self.account.name
+        poll = self.config.daemon.poll_interval
+        if not watched:
+            self.board.set(
+                name, "polling", f"every {poll} s", log=f"polling every {poll} s", contact=True
+            )
+            self.stop.wait(poll)
             return
-        self.set_state("polling")
-        self.stop.wait(self.config.daemon.poll_interval)
+        timeout = float(self.account.idle_timeout)
+        detail = "IDLE on " + ", ".join(watched)
+        if polled:
+            timeout = min(timeout, float(poll))
+            detail += f"; polling {', '.join(polled)} every {poll} s"
+        started: list[IdleMailbox] = []
+        try:
+            for folder, mailbox in watched.items():
+                if mailbox.idle_start(folder):
+                    return  # mail came while the pass ran: another pass
+                started.append(mailbox)
+            self.board.set(name, "idle", detail, log=f"idle ({detail})", contact=True)
+            deadline = time.monotonic() + timeout
+            by_fd = {mailbox.fileno(): mailbox for mailbox in started}
+            ready = {fd for fd, mailbox in by_fd.items() if mailbox.idle_buffered()}
+            while not self.stop.is_set():
+                if not ready:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    ready = _readable([*by_fd, self.stop.fileno()], remaining)
+                    ready.discard(self.stop.fileno())
+                news = False
+                for fd in ready:
+                    news = by_fd[fd].idle_read() or news
+                if ready:
+                    self.board.contact(name)
+                if news:
+                    return
+                ready = set()
+        finally:
+            # DONE on every IDLE before anything else is sent (a dead connection raises
+            # here, and the session reconnects).
+            for mailbox in started:
+                mailbox.idle_end()
 
 
 def watch(config: Config, config_path: Path | None) -> int:
-    """Watch every account until SIGTERM/SIGINT; SIGHUP reloads the config."""
-    from notnow import config as configuration
-    from notnow.daemon import notify
+    """Watch every account until SIGTERM/SIGINT; SIGHUP reloads the config.
 
-    stop = threading.Event()
-    reload = threading.Event()
+    The main thread sleeps in select() on a pipe the signal handlers write to, waking
+    only for a signal or a systemd watchdog ping: an idle daemon costs (almost) nothing.
+    """
+    signals_read, signals_write = os.pipe()
+    os.set_blocking(signals_read, False)
+    os.set_blocking(signals_write, False)
 
-    def on_stop(signum: int, frame: Any) -> None:
-        logger.info("signal %d: stopping", signum)
-        stop.set()
+    def on_signal(signum: int, frame: Any) -> None:
+        # Only a write: logging or setting an Event here could deadlock on their locks.
+        with suppress(BlockingIOError):
+            os.write(signals_write, bytes([signum]))
 
-    def on_reload(signum: int, frame: Any) -> None:
-        reload.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_reload)
-    model.active(config.classifier.model)  # load (or build) once before the threads start
-    ping = notify.watchdog_interval()
-    while True:
-        session = threading.Event()
-        watchers = [Watcher(config, account, session) for account in config.accounts]
-        threads = [
-            threading.Thread(target=w.run, name=w.account.name, daemon=True) for w in watchers
-        ]
-        for thread in threads:
-            thread.start()
-        notify.notify("READY=1", f"STATUS=watching {len(watchers)} account(s)")
-        status = ""
-        while not stop.is_set() and not reload.is_set():
-            stop.wait(min(ping or 1.0, 1.0))
-            if ping is not None:
+    previous = {
+        signum: signal.signal(signum, on_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+    board = Board(state_path(config))
+    board.started()
+    crew: Crew | None = None
+    try:
+        model.active(config.classifier.model)  # load (or build) once before the threads start
+        crew = Crew(config, board)
+        notify.notify("READY=1", f"STATUS=watching {len(config.accounts)} account(s)")
+        ping = notify.watchdog_interval()
+        next_ping = time.monotonic()
+        while True:
+            if ping is not None and time.monotonic() >= next_ping:
                 notify.notify("WATCHDOG=1")
-            line = "; ".join(f"{w.account.name}: {w.state_line}" for w in watchers)
-            if line != status:
-                notify.notify(f"STATUS={line}")
-                status = line
-        session.set()
-        for thread in threads:
-            thread.join(timeout=4.0)
-        if stop.is_set():
-            notify.notify("STOPPING=1")
-            return 0
-        reload.clear()
-        notify.notify("RELOADING=1")
-        try:
-            config = configuration.load(config_path)
-            logger.info("configuration reloaded from %s", config.path)
-        except UserError as e:
-            logger.error("configuration not reloaded, keeping the old one: %s", e)
+                next_ping = time.monotonic() + ping
+            timeout = None if ping is None else max(0.0, next_ping - time.monotonic())
+            if not _readable([signals_read], timeout):
+                continue
+            received = set(os.read(signals_read, 64))
+            stopping = received & {signal.SIGTERM, signal.SIGINT}
+            if stopping:
+                logger.info("signal %d: stopping", min(stopping))
+                break
+            if signal.SIGHUP in received:
+                reloaded = _reload(config_path)
+                if reloaded is None:
+                    continue
+                notify.notify("RELOADING=1")
+                crew.stop()
+                config = reloaded
+                if state_path(config) != board.path:
+                    board.stopped()
+                    board.close()
+                    board = Board(state_path(config))
+                    board.started()
+                crew = Crew(config, board)
+                notify.notify("READY=1", f"STATUS=watching {len(config.accounts)} account(s)")
+        notify.notify("STOPPING=1")
+        crew.stop()
+        return 0
+    finally:
+        if crew is not None:
+            crew.stop()
+        board.stopped()
+        board.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        os.close(signals_read)
+        os.close(signals_write)
+
+
+def _reload(config_path: Path | None) -> Config | None:
+    """The config read again (with its model loaded), or None, logged, when it is broken."""
+    from notnow import config as configuration
+
+    try:
+        reloaded = configuration.load(config_path)
+        model.active(reloaded.classifier.model)
+    except UserError as e:
+        logger.error("configuration not reloaded, going on with the previous one: %s", e)
+        return None
+    logger.info("configuration reloaded from %s", reloaded.path)
+    return reloaded
+
+
+class Crew:
+    """One watcher thread per account, started together and stopped together."""
+
+    def __init__(self, config: Config, board: Board) -> None:
+        self.wakeup = Wakeup()
+        self.watchers = [
+            Watcher(config, account, self.wakeup, board) for account in config.accounts
+        ]
+        self.threads = [
+            threading.Thread(target=w.run, name=w.account.name, daemon=True) for w in self.watchers
+        ]
+        for thread in self.threads:
+            thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Ask every watcher to stop and wait for them (4 s at most in all, so SIGTERM ends
+        the process within 5 s; a thread stuck in a network call is abandoned)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.wakeup.set()
+        deadline = time.monotonic() + 4.0
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self.threads):
+            self.wakeup.close()  # else a straggler may still select on it

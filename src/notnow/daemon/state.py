@@ -1,4 +1,5 @@
-"""notnow's memory, in SQLite: checkpoints, processed messages, drafts and their fate.
+"""notnow's memory, in SQLite: checkpoints, processed messages, drafts and their fate,
+and what the running watcher is doing (for ``notnow status``).
 
 Owns the state file and nothing else. WAL mode and one transaction per batch keep it
 consistent across kill -9; a corrupt file is moved aside and rebuilt (the mailbox is the
@@ -7,6 +8,11 @@ source of truth: drafts already in Drafts are found again by their X-Notnow-Sour
 A draft goes through ``intent`` (recorded, with its bytes, *before* the APPEND) to
 ``saved`` (after). An ``intent`` found at start-up means a crash between the two; the
 daemon reconciles it against the Drafts folder before doing anything else.
+
+The ``watchers`` and ``daemon`` tables are a live notice board, not history: one row per
+account (its current state, since when, the last contact with its server) and one row for
+the process (its pid, so ``status`` can tell whether it still runs). The daemon writes
+them on state changes only, so an idle daemon leaves the file alone.
 """
 
 from __future__ import annotations
@@ -51,6 +57,18 @@ CREATE TABLE IF NOT EXISTS drafts (
 );
 CREATE INDEX IF NOT EXISTS drafts_day ON drafts (account, saved_day);
 CREATE INDEX IF NOT EXISTS drafts_thread ON drafts (account, thread);
+CREATE TABLE IF NOT EXISTS watchers (
+    account TEXT PRIMARY KEY,
+    state TEXT NOT NULL,           -- connecting | syncing | idle | polling | backing off | stopped
+    detail TEXT NOT NULL,          -- e.g. "IDLE on INBOX, Jobs", or the error being backed off
+    since TEXT NOT NULL, until TEXT, last_contact TEXT, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS daemon (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    process_start TEXT,            -- from /proc: tells a reused pid from ours
+    started_at TEXT NOT NULL, stopped_at TEXT
+);
 """
 
 
@@ -68,16 +86,48 @@ class DraftRecord:
     saved_at: str | None
 
 
+@dataclass(frozen=True)
+class WatcherRecord:
+    """What one account's watcher said it was doing, as last written."""
+
+    account: str
+    state: str
+    detail: str
+    since: str
+    until: str | None
+    last_contact: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class DaemonRecord:
+    """The watching process as last written: running if ``stopped_at`` is None and the pid
+    (with the same ``process_start``) is alive."""
+
+    pid: int
+    process_start: str | None
+    started_at: str
+    stopped_at: str | None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def timestamp(moment: datetime) -> str:
+    """How the state file writes a moment: ISO 8601 in UTC, to the second."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 class State:
     """One SQLite connection; use ``transaction()`` to group writes."""
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, shared: bool = False) -> None:
+        """``shared``: the connection may be used from several threads (the caller
+        serialises the calls, as the watcher's notice board does with a lock)."""
         self.path = path
         self.read_only = read_only
+        self.shared = shared
         self.connection = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -107,7 +157,9 @@ class State:
 
     def _connect(self) -> sqlite3.Connection:
         uri = f"file:{self.path}?mode=ro" if self.read_only else f"file:{self.path}"
-        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=30, check_same_thread=not self.shared
+        )
         connection.execute("PRAGMA busy_timeout = 30000")
         if not self.read_only:
             connection.execute("PRAGMA journal_mode = WAL")
@@ -286,3 +338,65 @@ class State:
             (account, limit),
         )
         return [DraftRecord(*row) for row in rows]
+
+    # -- the live notice board: what the watcher is doing -----------------------------------
+
+    def set_watcher(
+        self,
+        account: str,
+        state: str,
+        detail: str,
+        since: str,
+        until: str | None = None,
+        last_contact: str | None = None,
+    ) -> None:
+        """Record an account's new state; a None ``last_contact`` keeps the one on file."""
+        self.connection.execute(
+            "INSERT INTO watchers VALUES (?,?,?,?,?,?,?) ON CONFLICT (account) DO UPDATE SET "
+            "state=excluded.state, detail=excluded.detail, since=excluded.since, "
+            "until=excluded.until, "
+            "last_contact=coalesce(excluded.last_contact, watchers.last_contact), "
+            "updated_at=excluded.updated_at",
+            (account, state, detail, since, until, last_contact, _now()),
+        )
+
+    def set_last_contact(self, account: str, when: str) -> None:
+        self.connection.execute(
+            "UPDATE watchers SET last_contact=?, updated_at=? WHERE account=?",
+            (when, _now(), account),
+        )
+
+    def watchers(self) -> dict[str, WatcherRecord]:
+        if not self._has_table("watchers"):
+            return {}  # a state file written before this table existed, opened read-only
+        rows = self.connection.execute(
+            "SELECT account, state, detail, since, until, last_contact, updated_at FROM watchers"
+        )
+        return {row[0]: WatcherRecord(*row) for row in rows}
+
+    def set_daemon_started(self, pid: int, process_start: str | None) -> None:
+        self.connection.execute(
+            "INSERT INTO daemon VALUES (1,?,?,?,NULL) ON CONFLICT (id) DO UPDATE SET "
+            "pid=excluded.pid, process_start=excluded.process_start, "
+            "started_at=excluded.started_at, stopped_at=NULL",
+            (pid, process_start, _now()),
+        )
+
+    def set_daemon_stopped(self, pid: int) -> None:
+        self.connection.execute("UPDATE daemon SET stopped_at=? WHERE pid=?", (_now(), pid))
+
+    def daemon(self) -> DaemonRecord | None:
+        if not self._has_table("daemon"):
+            return None
+        row = self.connection.execute(
+            "SELECT pid, process_start, started_at, stopped_at FROM daemon WHERE id=1"
+        ).fetchone()
+        return DaemonRecord(*row) if row else None
+
+    def _has_table(self, name: str) -> bool:
+        return (
+            self.connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+            ).fetchone()
+            is not None
+        )

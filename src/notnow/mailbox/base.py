@@ -3,6 +3,10 @@
 A Mailbox reads new messages since a checkpoint without changing them (no ``\\Seen``,
 no move, no delete), finds the Drafts folder, and appends drafts. It holds no notnow
 state of its own: checkpoints are handed in and out, the daemon stores them.
+
+``IdleMailbox`` is the optional half: a backend whose server can announce new mail (IMAP
+IDLE) offers a socket the daemon waits on with select/poll, together with other
+connections and its own wake-up pipe; a backend without it is polled.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, order=True)
@@ -99,6 +103,48 @@ class Mailbox(Protocol):
 
     def close(self) -> None:
         """Log out / release resources. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class IdleMailbox(Mailbox, Protocol):
+    """A Mailbox whose server announces new mail (IMAP IDLE), waited on by file descriptor.
+
+    One connection watches one folder at a time. The daemon's cycle: ``idle_start``, then
+    wait until ``fileno()`` is readable (or ``idle_buffered()``), ``idle_read``, and
+    ``idle_end`` before any other command. Methods only (no properties), so that
+    ``isinstance`` checks never talk to the server.
+    """
+
+    def idle_supported(self) -> bool:
+        """Whether the server offers IDLE (asked once per connection)."""
+        ...
+
+    def idle_mark(self, folder: str) -> None:
+        """Note where ``folder`` stands now, so ``idle_start`` reports what arrives later."""
+        ...
+
+    def idle_start(self, folder: str) -> bool:
+        """Enter IDLE on ``folder``; True instead (and no IDLE) when mail arrived since this
+        connection last read or marked the folder."""
+        ...
+
+    def fileno(self) -> int:
+        """The socket to wait on while in IDLE."""
+        ...
+
+    def idle_buffered(self) -> bool:
+        """Whether server output is already read off the socket but not parsed (then the
+        socket may never become readable for it: call ``idle_read`` without waiting)."""
+        ...
+
+    def idle_read(self) -> bool:
+        """Parse what the server said in IDLE; True when new mail was announced (or when it
+        cannot tell: the caller should end IDLE and look). Never blocks."""
+        ...
+
+    def idle_end(self) -> bool:
+        """Leave IDLE (a no-op when not in it); True when its last words announced mail."""
         ...
 
 

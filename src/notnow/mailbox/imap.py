@@ -2,9 +2,9 @@
 
 Owns the connection (implicit TLS, STARTTLS or plain; certificates always verified),
 reading new mail since a checkpoint without changing it, finding the Drafts folder,
-appending drafts, and the small IDLE/NOOP helpers the daemon's loop needs. Every
-imapclient, socket and TLS error is wrapped here into ``notnow.errors`` with what to
-check; nothing above this module sees an imapclient type.
+appending drafts, and waiting for news with IDLE (a socket the daemon's loop selects on).
+Every imapclient, socket and TLS error is wrapped here into ``notnow.errors`` with what
+to check; nothing above this module sees an imapclient type.
 
 What it must not do: set ``\\Seen`` (folders are read with EXAMINE and ``BODY.PEEK``),
 move, delete or expunge anything (it never sends CLOSE or EXPUNGE), download
@@ -20,10 +20,11 @@ import imaplib
 import logging
 import re
 import secrets
+import selectors
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,8 @@ class ImapMailbox:
         # UIDNEXT of each folder when fetch_new last looked, so idle_wait can tell that
         # mail arrived while the daemon was busy (an IDLE started later never reports it).
         self._uidnext: dict[str, int] = {}
+        # In IDLE: no command but DONE may be sent.
+        self._idling = False
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -392,63 +395,104 @@ class ImapMailbox:
         logger.debug("tagged %s in %s with %s", key, folder, keyword)
         return True
 
-    # -- daemon helpers ----------------------------------------------------------------------
+    # -- waiting for news: IMAP IDLE (see base.IdleMailbox) ----------------------------------
 
     @property
     def has_idle(self) -> bool:
+        return self.idle_supported()
+
+    def idle_supported(self) -> bool:
         with self._errors("reading capabilities"):
             return bool(self._client.has_capability("IDLE"))
 
-    def idle_wait(
-        self,
-        folder: str,
-        timeout: float,
-        should_stop: Callable[[], bool] = lambda: False,
-    ) -> bool:
-        """IDLE on ``folder``; True when new mail is announced, False after ``timeout``
-        or as soon as ``should_stop()`` (checked every second) says so.
+    def idle_mark(self, folder: str) -> None:
+        status = self._select(folder)
+        if b"UIDNEXT" in status:
+            self._uidnext[folder] = int(status[b"UIDNEXT"])
 
-        Also True at once when mail arrived since ``fetch_new`` last read the folder, so
-        a caller that IDLEs in short slices between passes never misses a delivery.
-        """
-        if not self.has_idle:
+    def idle_start(self, folder: str) -> bool:
+        if not self.idle_supported():
             raise MailboxError(f"{self._where} does not offer IDLE: poll instead")
-        if self._selected == (folder, True):
-            with self._errors(f"checking {folder!r}"):
-                _text_response, pending = self._client.noop()
-            if _announces_mail(pending):
+        # Always EXAMINE afresh: an EXISTS the server sent with an earlier command's
+        # response (a FETCH of the pass) was swallowed; UIDNEXT tells what came since.
+        status = self._select(folder)
+        last = self._uidnext.get(folder)
+        if b"UIDNEXT" in status:
+            now = int(status[b"UIDNEXT"])
+            self._uidnext[folder] = now
+            if last is not None and now > last:
                 return True
-        else:
-            status = self._select(folder)
-            last = self._uidnext.get(folder)
-            if last is not None and int(status.get(b"UIDNEXT", last)) > last:
-                return True
-        deadline = time.monotonic() + timeout
-        changed = False
         with self._errors(f"waiting for mail in {folder!r}"):
             self._client.idle()
-            said_bye = False
-            try:
-                while not changed:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or should_stop():
-                        break
-                    # One IDLE for the whole wait; wake every second to see a stop request.
-                    slice_seconds = min(remaining, 1.0)
-                    began = time.monotonic()
-                    responses = self._client.idle_check(timeout=slice_seconds)
-                    changed = _announces_mail(responses)
-                    said_bye = _says_bye(responses)
-                    if said_bye:
-                        raise imaplib.IMAP4.abort("the server said BYE")
-                    if not responses and time.monotonic() - began < slice_seconds - 0.05:
-                        # Readable but nothing parsed: EOF. DONE below tells for sure.
-                        break
-            finally:
-                # Always end IDLE, unless the server already hung up (no one to tell).
-                if not said_bye:
-                    _text_response, responses = self._client.idle_done()
-                    changed = changed or _announces_mail(responses)
+        self._idling = True
+        return False
+
+    def fileno(self) -> int:
+        with self._errors("waiting for mail"):
+            return int(self._client.socket().fileno())
+
+    def idle_buffered(self) -> bool:
+        if not self._idling or self._broken or self._closed:
+            return False
+        sock = self._client.socket()
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        # imaplib reads through a buffered file: a response that came in the same packet
+        # as IDLE's "+ idling" waits there and will never make the socket readable.
+        reader = getattr(self._client._imap, "file", None)  # imapclient's own imaplib object
+        if reader is None or not hasattr(reader, "peek"):
+            return False
+        previous = sock.gettimeout()
+        sock.setblocking(False)  # peek on an empty buffer reads the socket: must not block
+        try:
+            return bool(reader.peek(1))
+        except OSError:
+            return False  # nothing there (SSL's "want read"); select will tell the rest
+        finally:
+            sock.settimeout(previous)
+
+    def idle_read(self) -> bool:
+        with self._errors("waiting for mail"):
+            responses = self._client.idle_check(timeout=0)
+            if _says_bye(responses):
+                self._idling = False  # the server hung up: no one to send DONE to
+                raise imaplib.IMAP4.abort("the server said BYE")
+        if responses:
+            logger.debug("%s said in IDLE: %s", self._where, responses)
+        # Readable but nothing parsed: EOF, or TLS bytes without data. DONE tells which.
+        return not responses or _announces_mail(responses)
+
+    def idle_end(self) -> bool:
+        if not self._idling or self._broken or self._closed:
+            self._idling = False
+            return False
+        self._idling = False
+        with self._errors("ending IDLE"):
+            _text_response, responses = self._client.idle_done()
+        return _announces_mail(responses)
+
+    def idle_wait(self, folder: str, timeout: float, wake_fd: int | None = None) -> bool:
+        """IDLE on ``folder`` for up to ``timeout`` seconds, sleeping in select(): True when
+        new mail is announced (at once if it arrived since this connection last read the
+        folder), False after ``timeout`` or as soon as ``wake_fd`` is readable."""
+        if self.idle_start(folder):
+            return True
+        deadline = time.monotonic() + timeout
+        changed = False
+        try:
+            while not changed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if not self.idle_buffered():
+                    ready = _readable(
+                        [self.fileno(), *([] if wake_fd is None else [wake_fd])], remaining
+                    )
+                    if self.fileno() not in ready:
+                        break  # the timeout, or a wake-up
+                changed = self.idle_read()
+        finally:
+            changed = self.idle_end() or changed
         return changed
 
     def noop(self) -> None:
@@ -460,6 +504,7 @@ class ImapMailbox:
             return
         self._closed = True
         self._selected = None
+        self._idling = False
         if self._broken:
             _shutdown(self._client)  # a LOGOUT on a dead connection could only time out
             return
@@ -599,6 +644,14 @@ def _announces_mail(responses: Sequence[Any]) -> bool:
         and not (response[1] == b"RECENT" and response[0] == 0)
         for response in responses
     )
+
+
+def _readable(fds: Sequence[int], timeout: float) -> list[int]:
+    """Which of ``fds`` become readable within ``timeout`` seconds (sleeping meanwhile)."""
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        return [int(key.fd) for key, _events in selector.select(timeout)]
 
 
 def _says_bye(responses: Sequence[Any]) -> bool:
