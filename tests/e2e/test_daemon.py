@@ -178,10 +178,10 @@ def daemons() -> Iterator[list[Daemon]]:
         daemon.stop()
 
 
-def start(config: Path, daemons: list[Daemon]) -> Daemon:
+def start(config: Path, daemons: list[Daemon], waiting: str = "] idle") -> Daemon:
     daemon = Daemon(config)
     daemons.append(daemon)
-    daemon.wait_for_log("] idle")
+    daemon.wait_for_log(waiting)
     return daemon
 
 
@@ -269,6 +269,24 @@ def test_idle_on_every_watched_folder(
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.log
     print(f"arrival to draft: {', '.join(f'{t:.2f} s' for t in took)}")  # noqa: T201
+
+
+def test_a_server_without_idle_is_polled(
+    home: Path,
+    dovecot_factory: Callable[..., Dovecot],
+    small_model: Path,
+    daemons: list[Daemon],
+) -> None:
+    server = dovecot_factory(idle=False)
+    user = server.add_user()
+    config = configure(home, server, user, small_model, daemon="poll_interval = 5")
+    daemon = start(config, daemons, waiting="] polling every 5 s")
+    assert "watcher: polling (every 5 s) since" in status(config)
+    message_id, raw = rejection("Wayne", "Designer")
+    server.deliver(user, "INBOX", raw)
+    assert wait_for(lambda: draft_sources(server, user) == [message_id], 30), daemon.log
+    assert daemon.count("] polling every 5 s") == 1, "one line per change, not per poll"
+    assert daemon.stop() == 0
 
 
 def test_every_folder_idles_again_after_the_server_was_down(

@@ -496,24 +496,40 @@ def watch(config: Config, config_path: Path | None) -> int:
             if not _readable([signals_read], timeout):
                 continue
             received = set(os.read(signals_read, 64))
-            stopping = received & {signal.SIGTERM, signal.SIGINT}
-            if stopping:
-                logger.info("signal %d: stopping", min(stopping))
+            if received & {signal.SIGTERM, signal.SIGINT}:
+                logger.info("signal %d: stopping", min(received & {signal.SIGTERM, signal.SIGINT}))
                 break
-            if signal.SIGHUP in received:
-                reloaded = _reload(config_path)
-                if reloaded is None:
-                    continue
-                notify.notify("RELOADING=1")
-                crew.stop()
-                config = reloaded
-                if state_path(config) != board.path:
-                    board.stopped()
-                    board.close()
-                    board = Board(state_path(config))
-                    board.started()
-                crew = Crew(config, board)
-                notify.notify("READY=1", f"STATUS=watching {len(config.accounts)} account(s)")
+            if signal.SIGHUP not in received:
+                continue
+            reloaded = _reload(config_path)
+            if reloaded is None:
+                continue
+            notify.notify("RELOADING=1")
+            # The old watchers must be gone before new ones start (two on one account could
+            # both append a draft): a pass ends after its current batch. Meanwhile SIGTERM
+            # still stops the daemon, and the watchdog is still fed.
+            again = False
+            while not crew.stop(timeout=1.0):
+                if ping is not None:
+                    notify.notify("WATCHDOG=1")
+                pending = set(os.read(signals_read, 64)) if _readable([signals_read], 0) else set()
+                if pending & {signal.SIGTERM, signal.SIGINT}:
+                    break
+                again = again or signal.SIGHUP in pending
+            if not crew.stopped:
+                logger.info("signal received while reloading: stopping")
+                break
+            config = reloaded
+            if state_path(config) != board.path:
+                board.stopped()
+                board.close()
+                board = Board(state_path(config))
+                board.started()
+            crew = Crew(config, board)
+            notify.notify("READY=1", f"STATUS=watching {len(config.accounts)} account(s)")
+            if again:  # the config may have changed again meanwhile: read it once more
+                with suppress(BlockingIOError):
+                    os.write(signals_write, bytes([signal.SIGHUP]))
         notify.notify("STOPPING=1")
         crew.stop()
         return 0
@@ -534,7 +550,10 @@ def _reload(config_path: Path | None) -> Config | None:
 
     try:
         reloaded = configuration.load(config_path)
-        model.active(reloaded.classifier.model)
+        if reloaded.classifier.model is not None:
+            # A model of the user's own loads in a moment: refuse a broken one now. The
+            # bundled one (maybe rebuilt, minutes) is left to the watchers' threads.
+            model.active(reloaded.classifier.model)
     except UserError as e:
         logger.error("configuration not reloaded, going on with the previous one: %s", e)
         return None
@@ -555,17 +574,20 @@ class Crew:
         ]
         for thread in self.threads:
             thread.start()
-        self._stopped = False
+        self.stopped = False
 
-    def stop(self) -> None:
-        """Ask every watcher to stop and wait for them (4 s at most in all, so SIGTERM ends
-        the process within 5 s; a thread stuck in a network call is abandoned)."""
-        if self._stopped:
-            return
-        self._stopped = True
+    def stop(self, timeout: float = 4.0) -> bool:
+        """Ask every watcher to stop and wait up to ``timeout`` seconds in all (4 s: SIGTERM
+        ends the process within 5 s, abandoning a thread stuck in a network call).
+        True once every thread has ended."""
+        if self.stopped:
+            return True
         self.wakeup.set()
-        deadline = time.monotonic() + 4.0
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        if not any(thread.is_alive() for thread in self.threads):
-            self.wakeup.close()  # else a straggler may still select on it
+        if any(thread.is_alive() for thread in self.threads):
+            return False  # (a straggler may still select on the wake-up pipe: keep it open)
+        self.stopped = True
+        self.wakeup.close()
+        return True
