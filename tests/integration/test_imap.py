@@ -385,6 +385,32 @@ def test_big_message_is_read_without_its_attachment_but_with_its_text(
     assert dovecot.flags(dovecot_user, INBOX, uid) == before
 
 
+def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_sent(
+    dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
+) -> None:
+    with_attachment = [
+        big_message(20 * 1024).replace(b"big-1@", f"small-{n}@".encode()) for n in range(3)
+    ]
+    uids = [dovecot.deliver(dovecot_user, INBOX, raw) for raw in with_attachment]
+    plain = sample_message(7, attachment=False)
+    dovecot.deliver(dovecot_user, INBOX, plain)
+
+    mailbox = connect(dovecot, dovecot_user)
+    commands: list[object] = []
+    fetch = mailbox._client.fetch
+    mailbox._client.fetch = lambda *a, **k: commands.append(a[1]) or fetch(*a, **k)
+    items = fetch_all(mailbox)
+    assert [item.position for item in items][:3] == uids
+    for n, item in enumerate(items[:3]):
+        assert b"portfolio.pdf" not in item.raw  # the attachment never came down
+        parsed = message_module.parse(item.raw)
+        assert parsed.message_id == f"<small-{n}@example-employer.com>"
+        assert "will not move forward" in parsed.text
+    assert items[3].raw.replace(b"\r\n", b"\n") == plain.replace(b"\r\n", b"\n")
+    # Batched: the overview, the whole messages, one FETCH for the three of one shape.
+    assert len(commands) == 3, commands
+
+
 def test_big_single_part_text_is_capped(
     dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
 ) -> None:

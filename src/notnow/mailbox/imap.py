@@ -263,19 +263,26 @@ class ImapMailbox:
                     "read; it will be read again by date on the next pass"
                 )
         with self._errors(f"reading {folder!r}"):
-            meta = self._client.fetch(list(uids), ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
-            small = [
-                uid
-                for uid in uids
-                if uid in meta and int(meta[uid].get(b"RFC822.SIZE", 0)) <= MAX_MESSAGE_BYTES
-            ]
-            bodies = self._client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+            meta = self._client.fetch(list(uids), _META_ITEMS)
+            whole: list[int] = []
+            texts_only: dict[int, list[_TextPart]] = {}
+            for uid in uids:
+                if uid in meta:  # else expunged since the search
+                    parts = _text_only_plan(meta[uid])
+                    if parts is None:
+                        whole.append(uid)
+                    else:
+                        texts_only[uid] = parts
+            raws = {
+                uid: response.get(b"BODY[]")
+                for uid, response in (
+                    self._client.fetch(whole, ["BODY.PEEK[]"]) if whole else {}
+                ).items()
+            }
+            raws.update(self._fetch_texts(texts_only))
             result = []
             for uid in uids:
-                if uid not in meta:
-                    continue  # expunged since the search
-                small_body = bodies[uid].get(b"BODY[]") if uid in bodies else None
-                raw = small_body if uid in bodies else self._fetch_text_only(uid)
+                raw = raws.get(uid)
                 if raw is None:
                     continue
                 result.append(
@@ -295,28 +302,29 @@ class ImapMailbox:
                 )
         return result
 
-    def _fetch_text_only(self, uid: int) -> bytes | None:
-        """Headers and text parts of a big message, rebuilt as a small MIME message."""
-        response = self._client.fetch([uid], ["BODYSTRUCTURE", "BODY.PEEK[HEADER]"]).get(uid)
-        if response is None:
-            return None
-        header = bytes(response.get(b"BODY[HEADER]", b""))
-        parts = list(_text_parts(response.get(b"BODYSTRUCTURE")))[:MAX_TEXT_PARTS]
-        items = [f"BODY.PEEK[{part.section}]<0.{MAX_TEXT_PART_BYTES}>" for part in parts]
-        bodies: dict[bytes, Any] = {}
-        if items:
-            bodies = self._client.fetch([uid], items).get(uid, {})
-        texts: list[tuple[_TextPart, bytes]] = []
-        for part in parts:
-            body = _find_section(bodies, part.section)
-            if body is not None:
-                texts.append((part, body))
-        logger.debug(
-            "message %s is big: read headers and %s text part(s), not its attachments",
-            uid,
-            len(texts),
-        )
-        return _rebuild(header, texts)
+    def _fetch_texts(self, plans: dict[int, list[_TextPart]]) -> dict[int, bytes]:
+        """Headers and text parts of messages with attachments, each rebuilt as a small
+        MIME message: one FETCH per shape of message (the same text sections), not one
+        per message."""
+        shapes: dict[tuple[str, ...], list[int]] = {}
+        for uid, parts in plans.items():
+            shapes.setdefault(tuple(part.section for part in parts), []).append(uid)
+        rebuilt: dict[int, bytes] = {}
+        for sections, uids in shapes.items():
+            items = ["BODY.PEEK[HEADER]"]
+            items += [f"BODY.PEEK[{section}]<0.{MAX_TEXT_PART_BYTES}>" for section in sections]
+            for uid, response in self._client.fetch(uids, items).items():
+                if uid not in plans:
+                    continue
+                texts = []
+                for part in plans[uid]:
+                    body = _find_section(response, part.section)
+                    if body is not None:
+                        texts.append((part, body))
+                header = bytes(response.get(b"BODY[HEADER]", b""))
+                rebuilt[uid] = _rebuild(header, texts)
+        logger.debug("read %s message(s) without their attachments", len(rebuilt))
+        return rebuilt
 
     # -- drafts ------------------------------------------------------------------------------
 
@@ -586,6 +594,32 @@ def _text_parts(structure: Any, prefix: str = "") -> Iterator[_TextPart]:
     )
     encoding = _decode(structure[5]) if structure[5] else "7bit"
     yield _TextPart(section, subtype, rendered, encoding)
+
+
+# Enough to decide how to read each message: whole, or its text parts only.
+_META_ITEMS = ["RFC822.SIZE", "FLAGS", "INTERNALDATE", "BODYSTRUCTURE"]
+
+
+def _text_only_plan(meta: dict[bytes, Any]) -> list[_TextPart] | None:
+    """None to read a message whole; else the text parts to read instead of all of it.
+
+    A message is read whole when it is small and all text: the parser sees exactly what
+    was sent. One with attachments (or over MAX_MESSAGE_BYTES) is read as its headers
+    and text parts: attachments are never downloaded."""
+    structure = meta.get(b"BODYSTRUCTURE")
+    size = int(meta.get(b"RFC822.SIZE", 0))
+    if not structure:
+        return None if size <= MAX_MESSAGE_BYTES else []
+    parts = list(_text_parts(structure))
+    if size <= MAX_MESSAGE_BYTES and len(parts) == _leaf_count(structure):
+        return None
+    return parts[:MAX_TEXT_PARTS]
+
+
+def _leaf_count(structure: Any) -> int:
+    if structure and isinstance(structure[0], list):
+        return sum(_leaf_count(child) for child in structure[0])
+    return 1
 
 
 def _find_section(data: dict[bytes, Any], section: str) -> bytes | None:
