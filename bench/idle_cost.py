@@ -16,6 +16,10 @@ through the same proxy. Target (issue): < 1 CPU-second per hour.
 
     /work/venv/bin/python bench/idle_cost.py             # 3 minutes
     /work/venv/bin/python bench/idle_cost.py --minutes 10
+    /work/venv/bin/python bench/idle_cost.py --folders 3   # INBOX + 2 more: one IDLE each
+
+With ``--folders N`` the daemon watches INBOX and N-1 empty folders, each with its own
+IDLE (and connection); the baseline stays one bare IDLE.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ def main() -> int:
     )
     parser.add_argument("--minutes", type=float, default=3.0, help="M (default 3)")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument(
+        "--folders", type=int, default=1, help="watched folders, INBOX first (default 1)"
+    )
     args = parser.parse_args()
     _common.require_prepare()
 
@@ -74,8 +81,19 @@ def main() -> int:
         client = server.client(user)
         for generated in _mailgen.generate(50, seed=3, rejection_rate=0.0, big_rate=0.0, pool=50):
             client.append("INBOX", generated.raw)
+        folders = ["INBOX"] + [f"Watched{index}" for index in range(1, args.folders)]
+        for folder in folders[1:]:
+            client.create_folder(folder)
         client.logout()
-        config = _common.write_config(work, server.host, proxy.port, user, server.password(user))
+        listed = ", ".join(f'"{folder}"' for folder in folders)
+        config = _common.write_config(
+            work,
+            server.host,
+            proxy.port,
+            user,
+            server.password(user),
+            extra_account=[f"folders = [{listed}]"],
+        )
         log = work / "daemon.log"
         with log.open("wb") as handle:
             daemon = subprocess.Popen(
@@ -112,6 +130,7 @@ def main() -> int:
         imap_after = imap_processes(server)
         lines_after = command_count(proxy)
         result = {
+            "folders": folders,
             "minutes": elapsed / 60,
             "daemon_cpu": used,
             "bare_cpu": bare_used,
@@ -169,7 +188,7 @@ def report(result: dict[str, Any], args: Any) -> None:
             f"{result['bare_commands'] / hours:,.0f}",
         ],
         [
-            "`notnow run` (watching INBOX with IDLE)",
+            f"`notnow run` (watching {', '.join(result['folders'])} with IDLE)",
             f"{per_hour:.2f}",
             f"{result['rss_kb'] / 1024:.0f} (peak {result['hwm_kb'] / 1024:.0f})",
             f"{result['daemon_commands'] / hours:,.0f}",

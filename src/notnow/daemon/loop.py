@@ -1,8 +1,12 @@
 """Running notnow: one pass (``run --once``), the watcher (``run``), ``check`` and ``status``.
 
 The watcher gives every account its own thread: a failing account backs off and retries
-without stopping the others. Each account waits with IMAP IDLE where the server offers
-it, else polls every ``poll_interval`` seconds. SIGTERM/SIGINT stop it cleanly.
+without stopping the others. Each account holds one IMAP IDLE per watched folder where
+the server offers it, else polls every ``poll_interval`` seconds. Every thread sleeps in
+select() (on its sockets and a wake-up pipe) or on an Event, never in a timed loop, so an
+idle daemon wakes only when a server or a signal speaks. SIGTERM/SIGINT stop it within
+5 s; SIGHUP reloads the config. What each watcher is doing goes to ``notify.Board``
+(log, systemd, state file), which ``status`` reads back.
 """
 
 from __future__ import annotations
