@@ -845,6 +845,10 @@ def _identifier() -> _LanguageIdentifier:
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
+    # set_languages keeps the 97-language tables to allow a reset (28 MB a daemon carries
+    # for months); the six-language ones are all notnow uses.
+    if hasattr(identifier, "_full_model"):
+        identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return cast(_LanguageIdentifier, identifier)
 
 
