@@ -407,8 +407,10 @@ def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_se
         assert parsed.message_id == f"<small-{n}@example-employer.com>"
         assert "will not move forward" in parsed.text
     assert items[3].raw.replace(b"\r\n", b"\n") == plain.replace(b"\r\n", b"\n")
-    # Batched: the overview, the whole messages, one FETCH for the three of one shape.
-    assert len(commands) == 3, commands
+    # Batched: the overview, the structure of the three multipart/mixed ones only, the
+    # whole plain one, and one FETCH for the three of one shape.
+    assert len(commands) == 4, commands
+    assert commands[1] == ["BODYSTRUCTURE"]
 
 
 def test_big_single_part_text_is_capped(

@@ -264,15 +264,20 @@ class ImapMailbox:
                 )
         with self._errors(f"reading {folder!r}"):
             meta = self._client.fetch(list(uids), _META_ITEMS)
+            present = [uid for uid in uids if uid in meta]  # others: expunged since the search
+            # Only a message that may carry attachments is worth its BODYSTRUCTURE (which
+            # costs more to parse than a small message costs to download).
+            suspects = [uid for uid in present if _may_carry_attachments(meta[uid])]
+            structures = self._client.fetch(suspects, ["BODYSTRUCTURE"]) if suspects else {}
             whole: list[int] = []
             texts_only: dict[int, list[_TextPart]] = {}
-            for uid in uids:
-                if uid in meta:  # else expunged since the search
-                    parts = _text_only_plan(meta[uid])
-                    if parts is None:
-                        whole.append(uid)
-                    else:
-                        texts_only[uid] = parts
+            for uid in present:
+                structure = structures.get(uid, {}).get(b"BODYSTRUCTURE")
+                parts = _text_only_plan(structure, int(meta[uid].get(b"RFC822.SIZE", 0)))
+                if parts is None:
+                    whole.append(uid)
+                else:
+                    texts_only[uid] = parts
             raws = {
                 uid: response.get(b"BODY[]")
                 for uid, response in (
@@ -596,18 +601,33 @@ def _text_parts(structure: Any, prefix: str = "") -> Iterator[_TextPart]:
     yield _TextPart(section, subtype, rendered, encoding)
 
 
-# Enough to decide how to read each message: whole, or its text parts only.
-_META_ITEMS = ["RFC822.SIZE", "FLAGS", "INTERNALDATE", "BODYSTRUCTURE"]
+# Enough to decide how to read most messages: whole, or (see _may_carry_attachments)
+# after a look at their structure.
+_META_ITEMS = ["RFC822.SIZE", "FLAGS", "INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)]"]
+_MAY_CARRY_ATTACHMENTS = re.compile(
+    rb"^content-type:\s*(?:multipart/(?!alternative\b)|message/|application/)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
-def _text_only_plan(meta: dict[bytes, Any]) -> list[_TextPart] | None:
+def _may_carry_attachments(meta: dict[bytes, Any]) -> bool:
+    """Big, or multipart other than alternative: plain, HTML and plain-plus-HTML mail
+    is read whole without a look at its structure."""
+    if int(meta.get(b"RFC822.SIZE", 0)) > MAX_MESSAGE_BYTES:
+        return True
+    header = next(
+        (v for k, v in meta.items() if isinstance(k, bytes) and k.startswith(b"BODY[HEADER")),
+        None,
+    )
+    return header is None or bool(_MAY_CARRY_ATTACHMENTS.search(bytes(header)))
+
+
+def _text_only_plan(structure: Any, size: int) -> list[_TextPart] | None:
     """None to read a message whole; else the text parts to read instead of all of it.
 
     A message is read whole when it is small and all text: the parser sees exactly what
     was sent. One with attachments (or over MAX_MESSAGE_BYTES) is read as its headers
     and text parts: attachments are never downloaded."""
-    structure = meta.get(b"BODYSTRUCTURE")
-    size = int(meta.get(b"RFC822.SIZE", 0))
     if not structure:
         return None if size <= MAX_MESSAGE_BYTES else []
     parts = list(_text_parts(structure))
