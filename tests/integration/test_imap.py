@@ -550,7 +550,7 @@ def test_other_calls_between_batches_do_not_derail_the_read(
 def test_idle_in_slices_never_misses_mail_delivered_between_them(
     dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox], in_between: str
 ) -> None:
-    # The daemon IDLEs in one-second slices and runs passes in between.
+    # The daemon IDLEs, and runs passes in between.
     mailbox = connect(dovecot, dovecot_user)
     dovecot.deliver(dovecot_user, INBOX, sample_message(1))
     assert len(fetch_all(mailbox)) == 1  # a pass
