@@ -43,13 +43,26 @@ def test_known_ignores_failures(tmp_path: Path) -> None:
     assert state.known("a", ids) == {"<1@x>"}
 
 
+def test_drafted_is_asked_in_chunks_for_a_whole_batch(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.sqlite3")
+    with state.transaction():
+        for n in (3, 700, 1499):
+            state.add_draft(
+                "a", f"<{n}@x>", f"<d{n}@y>", f"<t{n}@x>", b"raw", "hr@x", "Re", "intent"
+            )
+    ids = [f"<{n}@x>" for n in range(1500)]
+    assert state.drafted("a", ids) == {"<3@x>", "<700@x>", "<1499@x>"}
+    assert state.drafted("b", ids) == set()
+
+
 def test_draft_lifecycle_and_daily_count(tmp_path: Path) -> None:
     state = State(tmp_path / "s.sqlite3")
     with state.transaction():
         state.add_draft("a", "<s@x>", "<d@y>", "<t@x>", b"raw", "hr@x", "Re: s", "intent")
         state.add_draft("a", "<s@x>", "<other@y>", "<t@x>", b"raw2", "hr@x", "Re: s", "intent")
     assert [d.draft_id for d in state.drafts_in_state("a", "intent")] == ["<d@y>"]
-    assert state.thread_has_draft("a", "<t@x>")
+    assert state.threads_with_drafts("a", ["<t@x>", "<u@x>"]) == {"<t@x>"}
+    assert state.threads_with_drafts("b", ["<t@x>"]) == set()
     with state.transaction():
         state.set_draft_state("a", "<s@x>", "saved", today=date(2026, 11, 22))
     record = state.draft("a", "<s@x>")

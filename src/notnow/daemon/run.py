@@ -163,19 +163,21 @@ class AccountPass:
         name = self.account.name
         ids = [item.email.message_id for item in items if item.email is not None]
         known = self.state.known(name, ids)
-        drafted = {i for i in ids if self.state.draft(name, i) is not None}
+        drafted = self.state.drafted(name, ids)
         if not self.dry_run or self._sources is not None:
             drafted |= self.sources() & set(ids)
         # A message whose draft is already in Drafts stands for its whole thread, also
         # when the state that recorded the thread was lost.
-        threads = {
-            planning.thread_of(item.email)
+        thread_of = {
+            item.email.message_id: planning.thread_of(item.email)
             for item in items
             if item.email is not None
-            and (
-                item.email.message_id in drafted
-                or self.state.thread_has_draft(name, planning.thread_of(item.email))
-            )
+        }
+        with_drafts = self.state.threads_with_drafts(name, sorted(set(thread_of.values())))
+        threads = {
+            thread
+            for message_id, thread in thread_of.items()
+            if message_id in drafted or thread in with_drafts
         }
         return planning.Context(
             account=self.account,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -203,18 +203,38 @@ class State:
 
     # -- messages -------------------------------------------------------------------------
 
-    def known(self, account: str, message_ids: list[str]) -> set[str]:
+    def known(self, account: str, message_ids: Sequence[str]) -> set[str]:
         """Which of these Message-IDs were already processed (any outcome but failure)."""
+        return self._matching(
+            "SELECT message_id FROM messages WHERE account=? AND status != 'failed' "
+            "AND message_id IN ({marks})",
+            account,
+            message_ids,
+        )
+
+    def drafted(self, account: str, source_ids: Sequence[str]) -> set[str]:
+        """Which of these messages have a draft (intended or saved)."""
+        return self._matching(
+            "SELECT source_id FROM drafts WHERE account=? AND source_id IN ({marks})",
+            account,
+            source_ids,
+        )
+
+    def threads_with_drafts(self, account: str, threads: Sequence[str]) -> set[str]:
+        return self._matching(
+            "SELECT DISTINCT thread FROM drafts WHERE account=? AND thread IN ({marks})",
+            account,
+            threads,
+        )
+
+    def _matching(self, query: str, account: str, values: Sequence[str]) -> set[str]:
+        """The values ``query`` returns, asked in chunks: its ``{marks}`` becomes one
+        placeholder per value (SQLite caps the number of placeholders)."""
         found: set[str] = set()
-        for start in range(0, len(message_ids), 500):
-            chunk = message_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.connection.execute(
-                f"SELECT message_id FROM messages WHERE account=? AND status != 'failed' "  # noqa: S608 - placeholders only
-                f"AND message_id IN ({marks})",
-                (account, *chunk),
-            )
-            found.update(row[0] for row in rows)
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            sql = query.format(marks=",".join("?" * len(chunk)))
+            found.update(row[0] for row in self.connection.execute(sql, (account, *chunk)))
         return found
 
     def record_message(
@@ -274,14 +294,6 @@ class State:
             (account, source_id),
         ).fetchone()
         return DraftRecord(*row) if row else None
-
-    def thread_has_draft(self, account: str, thread: str) -> bool:
-        return (
-            self.connection.execute(
-                "SELECT 1 FROM drafts WHERE account=? AND thread=? LIMIT 1", (account, thread)
-            ).fetchone()
-            is not None
-        )
 
     def add_draft(
         self,
