@@ -23,79 +23,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from email.utils import format_datetime, make_msgid
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from cli_runner import notnow, write_config
+from daemon_mail import rejection
 from dovecot import Dovecot
 
 pytestmark = pytest.mark.dovecot
 
 REJECTION = (resources.files("notnow.demo") / "messages" / "03-personal-rejection.eml").read_bytes()
-
-
-# -- mail and model -------------------------------------------------------------------------------
-
-
-def message(sender: str, subject: str, body: str) -> tuple[str, bytes]:
-    message_id = make_msgid("daemon", domain="notnow.test")
-    lines = [
-        f"From: {sender}",
-        "To: Alex Morgan <alex.morgan@example.org>",
-        f"Subject: {subject}",
-        f"Date: {format_datetime(datetime.now(UTC))}",
-        f"Message-ID: {message_id}",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "",
-        *body.splitlines(),
-        "",
-    ]
-    return message_id, "\r\n".join(lines).encode()
-
-
-def rejection(company: str, role: str) -> tuple[str, bytes]:
-    return message(
-        f"Dana Whitfield <dana@{company.lower()}.example>",
-        f"Your application for {role} at {company}",
-        f"Dear Alex,\n\nThank you for taking the time to interview for the {role} position "
-        f"at {company}. After careful consideration, we have decided to move forward with "
-        "another candidate whose experience more closely matches our needs.\n\nWe were "
-        "impressed by your background and wish you the very best in your search.\n\n"
-        f"Kind regards,\nDana Whitfield\nTalent Acquisition, {company}",
-    )
-
-
-def ordinary(subject: str) -> tuple[str, bytes]:
-    return message(
-        "Sam Lee <sam@friends.example>",
-        subject,
-        "Hi Alex,\n\nAre we still on for the climbing gym on Thursday at 7? I can bring the "
-        "spare harness.\n\nSam",
-    )
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small model trained with notnow's own pipeline on mail shaped like this file's."""
-    from notnow.classifier import dataset, model
-
-    companies = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Wayne", "Stark"]
-    roles = ["Data Engineer", "Designer", "Analyst", "SRE", "Product Manager", "Tester"]
-    subjects = ["Lunch on Friday?", "Your order has shipped", "Book club", "Rent reminder"]
-    examples = [
-        dataset.Example(rejection(company, role)[1], "rejection", "generated", "en", company)
-        for company, role in zip(companies, roles * 2, strict=False)
-    ] + [
-        dataset.Example(ordinary(subject)[1], "other", "generated", "en", subject)
-        for subject in subjects * 2
-    ]
-    path = tmp_path_factory.mktemp("model") / "small.skops"
-    model.save(model.train(examples), path)
-    return path
 
 
 def configure(
