@@ -256,7 +256,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from notnow.classifier import train
 
-    report = train.run(args, lambda line: print(f"notnow: {line} ...", file=sys.stderr, flush=True))
+    progress = train.ProgressDisplay(sys.stderr)
+    try:
+        report = train.run(args, progress)
+    finally:
+        progress.close()
     print(report)
     return 0
 

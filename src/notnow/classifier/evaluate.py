@@ -3,7 +3,12 @@
 Reads labelled sets (a folder with ``labels.csv``: ``file,label,...`` as in
 ``shared/real/jobmail``) and unlabelled sets of mail that holds no rejection at all (every
 flag is a false positive, e.g. the SpamAssassin ham). Prints precision, recall and the
-false-positive rate, and the misjudged messages. Evaluation only: nothing here trains.
+false-positive rate, and the misjudged messages.
+
+``--half-split DIR`` is the one experiment here that trains: it asks whether retraining
+on half of a user's labelled mail (``DIR/rejection``, ``DIR/other``) improves the other
+half, using exactly the training ``notnow train`` does (``train.fit``). Nothing here
+saves a model.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from notnow.classifier import dataset, model
+from notnow.classifier import dataset, model, train
 from notnow.errors import MessageError
 from notnow.message import Email, parse
 
@@ -103,6 +108,75 @@ def corpus_holdout(seed: int = 0) -> str:
     return report(results, classifier.draft_threshold, show=10)
 
 
+FEW = 20  # "a few dozen corrections matter": the smallest retraining the experiment tries
+
+
+@dataclass
+class SplitResult:
+    seed: int
+    trained_on: str  # "A" | "B"
+    train_size: int
+    test_size: int
+    metrics: dict[str, train.Metrics]  # model name -> metrics on the other half
+
+
+def half_split(
+    directory: Path, seeds: int = 3, few: int = FEW, progress: train.Progress = train.no_progress
+) -> list[SplitResult]:
+    """For each seed: split the user's mail into stratified halves A and B; score each
+    half with the bundled model, with ``train.fit(corpus, other half)`` and with
+    ``train.fit(corpus, few messages of the other half)``."""
+    from sklearn.model_selection import train_test_split
+
+    user = dataset.read_labelled(directory)
+    labels = [example.label for example in user]
+    corpus = dataset.bundled()
+    step = "loading the bundled model"
+    progress(step, 0, 1)
+    bundled = model.bundled()
+    progress(step, 1, 1)
+    results: list[SplitResult] = []
+    step = f"retraining on half of {directory} ({seeds} seeds x 2 halves x 2 sizes)"
+    total, done = seeds * 4, 0
+    progress(step, done, total)
+    for seed in range(seeds):
+        half_a, half_b = train_test_split(user, test_size=0.5, stratify=labels, random_state=seed)
+        for name, taught, judged in (("A", half_a, half_b), ("B", half_b, half_a)):
+            some, _ = train_test_split(
+                taught,
+                train_size=few,
+                stratify=[example.label for example in taught],
+                random_state=seed,
+            )
+            metrics = {"bundled": train.evaluate(bundled, judged)}
+            metrics["retrained"] = train.evaluate(train.fit(corpus, taught), judged)
+            done += 1
+            progress(step, done, total)
+            metrics[f"retrained on {few}"] = train.evaluate(train.fit(corpus, some), judged)
+            done += 1
+            progress(step, done, total)
+            results.append(SplitResult(seed, name, len(taught), len(judged), metrics))
+    return results
+
+
+def half_split_report(results: list[SplitResult]) -> str:
+    lines = ["per split (each model scored on the half it never trained on):"]
+    overall: dict[str, train.Metrics] = {}
+    for result in results:
+        test = "B" if result.trained_on == "A" else "A"
+        lines.append(
+            f"  seed {result.seed}, retrain on {result.trained_on} ({result.train_size}), "
+            f"test on {test} ({result.test_size}):"
+        )
+        for name, metrics in result.metrics.items():
+            lines.append(f"    {name:15} errors {metrics.errors:3d}  {metrics.summary()}")
+            overall.setdefault(name, train.Metrics()).merge(metrics)
+    lines.append(f"overall ({len(results)} splits, every message scored {len(results) // 2}x):")
+    for name, metrics in overall.items():
+        lines.append(f"    {name:15} errors {metrics.errors:3d}  {metrics.summary()}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m notnow.classifier.evaluate", description=__doc__
@@ -125,7 +199,19 @@ def main(argv: list[str] | None = None) -> int:
         help="train on 75%% of the bundled corpus, report per language on "
         "the held-out 25%% (stratified by label and language)",
     )
+    parser.add_argument(
+        "--half-split",
+        type=Path,
+        metavar="DIR",
+        help="retrain on half of a user's labelled mail (DIR/rejection, DIR/other) and "
+        "judge on the other half, against the bundled model",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="random splits for --half-split")
     args = parser.parse_args(argv)
+    if args.half_split:
+        splits = half_split(args.half_split, args.seeds, progress=_stderr_progress)
+        sys.stdout.write(half_split_report(splits) + "\n")
+        return 0
     if args.corpus_holdout:
         sys.stdout.write(corpus_holdout() + "\n")
         return 0
@@ -134,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     results += [score_sources(classifier, unlabelled_set(f), f.name) for f in args.clean]
     sys.stdout.write(report(results, classifier.draft_threshold, args.show) + "\n")
     return 0
+
+
+def _stderr_progress(step: str, done: int, total: int) -> None:
+    # A developer tool run as ``python -m``: this module is its own command line.
+    sys.stderr.write(f"{step}: {done}/{total}\n")
 
 
 if __name__ == "__main__":

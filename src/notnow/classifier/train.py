@@ -2,23 +2,37 @@
 if it is not worse.
 
 The user's examples are added to the bundled corpus and weighted so that a few dozen
-corrections outweigh the generic examples they contradict. Quality is reported by
-stratified cross-validation over the user's own mail (the corpus is always in training):
-each fold's model never saw the messages it is judged on.
+corrections outweigh the generic examples they contradict. Quality is judged on the
+user's own mail by stratified cross-validation (each fold's model never saw the messages
+it is scored on), against the bundled model on the same messages, which never saw any
+of them either. The current model is not the yardstick: if it was trained on this mail,
+its score on it would flatter it.
+
+Owns the training steps and their progress reporting; printing belongs to the CLI, which
+hands in a ``Progress`` callback (``ProgressDisplay`` renders one onto a stream).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from notnow.classifier import dataset, model
-from notnow.errors import UserError
+from notnow.errors import MessageError, UserError
 
 logger = logging.getLogger(__name__)
+
+# progress(step, done, total): called with done=0 when a step starts, then as it advances.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(step: str, done: int, total: int) -> None:
+    """A ``Progress`` that shows nothing (library use, tests)."""
 
 
 @dataclass
@@ -27,7 +41,16 @@ class Metrics:
     false_positive: int = 0
     true_negative: int = 0
     false_negative: int = 0
+    loss_sum: float = 0.0  # sum of -ln(probability given to the true label)
     worst: list[tuple[float, str, str]] = field(default_factory=list)  # (error, origin, label)
+
+    @property
+    def count(self) -> int:
+        return self.true_positive + self.false_positive + self.true_negative + self.false_negative
+
+    @property
+    def errors(self) -> int:
+        return self.false_positive + self.false_negative
 
     @property
     def precision(self) -> float:
@@ -44,6 +67,10 @@ class Metrics:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    @property
+    def log_loss(self) -> float:
+        return self.loss_sum / self.count if self.count else 0.0
+
     def add(self, label: str, score: float, threshold: float, origin: str) -> None:
         flagged = score >= threshold
         if label == "rejection":
@@ -56,11 +83,27 @@ class Metrics:
         else:
             self.true_negative += 1
         error = 1.0 - score if label == "rejection" else score
+        # Clipped as scikit-learn's log_loss does, so one confident miss is not infinite.
+        self.loss_sum -= math.log(min(max(1.0 - error, 1e-15), 1.0))
         self.worst.append((error, origin, label))
+
+    def merge(self, other: Metrics) -> None:
+        self.true_positive += other.true_positive
+        self.false_positive += other.false_positive
+        self.true_negative += other.true_negative
+        self.false_negative += other.false_negative
+        self.loss_sum += other.loss_sum
+        self.worst += other.worst
+
+    def summary(self) -> str:
+        return (
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}  F1 {self.f1:.3f}  "
+            f"FP {self.false_positive}  FN {self.false_negative}  log loss {self.log_loss:.3f}"
+        )
 
     def report(self, title: str, worst: int = 5) -> str:
         lines = [
-            f"{title}: precision {self.precision:.3f}  recall {self.recall:.3f}  F1 {self.f1:.3f}",
+            f"{title}: {self.summary()}",
             "  confusion (rows: true label)    flagged  not flagged",
             f"    rejection                    {self.true_positive:7d}  {self.false_negative:11d}",
             f"    other                        {self.false_positive:7d}  {self.true_negative:11d}",
@@ -97,7 +140,7 @@ def cross_validate(
     corpus: Sequence[dataset.Example],
     user: Sequence[dataset.Example],
     folds: int = 5,
-    progress: Callable[[str], None] = lambda line: None,
+    progress: Progress = no_progress,
 ) -> Metrics:
     """Each fold: train on corpus + the other folds of the user's mail, score this fold."""
     from sklearn.model_selection import StratifiedKFold
@@ -108,38 +151,67 @@ def cross_validate(
     metrics = Metrics()
     if folds < 2:
         return metrics
+    step = f"cross-validating on your mail ({folds} folds)"
+    progress(step, 0, folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for number, (train_index, test_index) in enumerate(splitter.split(user, labels), 1):
-        progress(f"cross-validation fold {number}/{folds}")
         train_user = [user[i] for i in train_index]
         classifier = fit(corpus, train_user)
-        fold = evaluate(classifier, [user[i] for i in test_index])
-        metrics.true_positive += fold.true_positive
-        metrics.false_positive += fold.false_positive
-        metrics.true_negative += fold.true_negative
-        metrics.false_negative += fold.false_negative
-        metrics.worst += fold.worst
+        metrics.merge(evaluate(classifier, [user[i] for i in test_index]))
+        progress(step, number, folds)
     return metrics
 
 
 def fit(corpus: Sequence[dataset.Example], user: Sequence[dataset.Example]) -> model.Classifier:
+    """The model `notnow train` saves: the corpus plus the user's mail, weighted."""
     weight = user_weight(len(user), len(corpus))
     weights = [1.0] * len(corpus) + [weight] * len(user)
     return model.train([*corpus, *user], weights)
 
 
-def run(args: Any, progress: Callable[[str], None] = lambda line: None) -> str:
+def read_user_mail(
+    directories: Sequence[Path], progress: Progress = no_progress
+) -> list[dataset.Example]:
+    """The labelled mail in each ``DIR/rejection`` and ``DIR/other``, every message
+    checked to parse, so that a bad file is named before the long steps start."""
+    from notnow.message import parse
+
+    examples: list[dataset.Example] = []
+    for directory in directories:
+        examples += dataset.read_labelled(directory)
+    step = "reading your mail"
+    if examples:
+        progress(step, 0, len(examples))
+    unreadable: list[str] = []
+    for number, example in enumerate(examples, 1):
+        try:
+            parse(example.raw)
+        except MessageError as e:
+            unreadable.append(f"{example.origin}: {e}")
+        progress(step, number, len(examples))
+    if unreadable:
+        raise UserError("some labelled messages cannot be read; remove them", unreadable)
+    return examples
+
+
+def run(args: Any, progress: Progress = no_progress) -> str:
     """The whole `notnow train` command; returns the report to print."""
-    user: list[dataset.Example] = []
-    for directory in args.data:
-        user += dataset.read_labelled(directory)
+    user = read_user_mail(args.data, progress)
     if args.from_imap:
+        step = "reading the training folders over IMAP"
+        progress(step, 0, 1)
         user += from_imap(args.config)
+        progress(step, 1, 1)
     if not user:
         raise UserError(
             "nothing to train on: give --data DIR (with rejection/ and other/) or --from-imap"
         )
     counts = {label: sum(1 for e in user if e.label == label) for label in dataset.LABELS}
+    missing = [label for label, count in counts.items() if count == 0]
+    if missing:
+        raise UserError(
+            f"training needs examples of both kinds; none labelled {' or '.join(missing)}"
+        )
     corpus = dataset.bundled()
     out = args.out or model.user_model_path()
     lines = [
@@ -147,29 +219,66 @@ def run(args: Any, progress: Callable[[str], None] = lambda line: None) -> str:
         f"({counts['rejection']} rejection, {counts['other']} other; "
         f"each of yours weighs {user_weight(len(user), len(corpus)):.1f})"
     ]
-    progress("cross-validating on your mail")
+    step = "loading the bundled model"
+    progress(step, 0, 1)
+    bundled = model.bundled()
+    progress(step, 1, 1)
+    old_metrics = evaluate(bundled, user)
     new_metrics = cross_validate(corpus, user, progress=progress)
-    lines.append(new_metrics.report("new model, cross-validated on your mail"))
-    current = model.active(out if out.is_file() else None)
-    old_metrics = evaluate(current, user)
-    lines.append(old_metrics.report("current model on your mail"))
-    progress("training the final model")
-    classifier = fit(corpus, user)
-    classifier.metadata["user_examples"] = len(user)
-    classifier.metadata["cv"] = {
-        "precision": new_metrics.precision,
-        "recall": new_metrics.recall,
-        "f1": new_metrics.f1,
-    }
-    if new_metrics.f1 + 1e-9 < old_metrics.f1 and not args.force:
+    compared = new_metrics.count > 0
+    if compared:
+        lines.append(new_metrics.report("new model, cross-validated on your mail"))
+        lines.append(old_metrics.report("bundled model on the same mail (never trained on it)"))
+        lines.append(verdict(new_metrics, old_metrics))
+    else:
         lines.append(
-            f"kept the current model: the new one scores lower (F1 {new_metrics.f1:.3f} "
-            f"< {old_metrics.f1:.3f}); use --force to replace it anyway"
+            "too few of your messages to cross-validate (need at least 2 of each label): "
+            "the new model's quality on your mail is not known"
+        )
+        lines.append(old_metrics.report("bundled model on your mail"))
+    current = out if out.is_file() else None
+    if current is not None:
+        lines.append(
+            f"the model at {current} is not compared: if it was trained on this mail, "
+            "its score on it would flatter it"
+        )
+    step = "training the final model on all of your mail"
+    progress(step, 0, 1)
+    classifier = fit(corpus, user)
+    progress(step, 1, 1)
+    classifier.metadata["user_examples"] = len(user)
+    if compared:
+        classifier.metadata["cv"] = {
+            "precision": new_metrics.precision,
+            "recall": new_metrics.recall,
+            "f1": new_metrics.f1,
+            "log_loss": new_metrics.log_loss,
+        }
+    if compared and new_metrics.f1 + 1e-9 < old_metrics.f1 and not args.force:
+        lines.append(
+            f"kept the current model: the new one scores lower than the bundled one on your "
+            f"mail (F1 {new_metrics.f1:.3f} < {old_metrics.f1:.3f}); use --force to replace it"
         )
         return "\n".join(lines)
+    step = "saving the model"
+    progress(step, 0, 1)
     model.save(classifier, out)
+    progress(step, 1, 1)
     lines.append(f"saved the new model to {out}")
     return "\n".join(lines)
+
+
+def verdict(new: Metrics, old: Metrics) -> str:
+    """One honest sentence: is the new model better on the user's mail than the bundled?"""
+    figures = (
+        f"errors {old.errors} -> {new.errors} of {new.count}, F1 {old.f1:.3f} -> {new.f1:.3f}, "
+        f"log loss {old.log_loss:.3f} -> {new.log_loss:.3f}"
+    )
+    if new.f1 > old.f1 + 1e-9 and new.errors < old.errors:
+        return f"on your mail the new model is better than the bundled one: {figures}"
+    if new.f1 + 1e-9 < old.f1:
+        return f"on your mail the new model is worse than the bundled one: {figures}"
+    return f"on your mail the new model is about as good as the bundled one: {figures}"
 
 
 def from_imap(config_path: Path | None) -> list[dataset.Example]:
@@ -190,3 +299,62 @@ def from_imap(config_path: Path | None) -> list[dataset.Example]:
     finally:
         mailbox.close()
     return examples
+
+
+class ProgressDisplay:
+    """Renders ``Progress`` calls onto a stream the CLI gives it (stderr).
+
+    On a terminal: one bar per step, redrawn in place with ``\\r`` (step, n/total,
+    seconds since the step started), ended with a newline when the step is done.
+    Elsewhere (a pipe, journald): one plain line when each step starts, no control
+    characters.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+        width: int = 20,
+    ) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._width = width
+        self._terminal = stream.isatty()
+        self._step: str | None = None
+        self._started = 0.0
+        self._drawn = 0  # length of the bar line on screen, to blank leftovers
+        self._open = False  # a bar is drawn without its final newline
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step != self._step:
+            self._close()
+            self._step = step
+            self._started = self._clock()
+            self._drawn = 0
+            if not self._terminal:
+                self._stream.write(f"notnow: {step} ...\n")
+                self._stream.flush()
+        if not self._terminal:
+            return
+        total = max(total, 1)
+        done = min(max(done, 0), total)
+        filled = self._width * done // total
+        bar = "#" * filled + "-" * (self._width - filled)
+        elapsed = self._clock() - self._started
+        line = f"notnow: {step} [{bar}] {done}/{total} {elapsed:.0f}s"
+        self._stream.write("\r" + line + " " * max(0, self._drawn - len(line)))
+        self._drawn = len(line)
+        self._open = True
+        if done == total:
+            self._close()
+        self._stream.flush()
+
+    def close(self) -> None:
+        """End a bar left unfinished (the command failed mid-step)."""
+        self._close()
+        self._stream.flush()
+
+    def _close(self) -> None:
+        if self._open:
+            self._stream.write("\n")
+            self._open = False
