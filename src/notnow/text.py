@@ -852,6 +852,11 @@ def _identifier() -> _LanguageIdentifier:
     return cast(_LanguageIdentifier, identifier)
 
 
+def load_language_identifier() -> None:
+    """Load the identifier now rather than on the first message that needs it."""
+    _identifier()
+
+
 _LETTERS = re.compile(r"[^\W\d_]")
 _MIN_LANGUAGE_PROBABILITY = 0.3
 

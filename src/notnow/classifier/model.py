@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notnow import text as textprep
 from notnow.classifier import dataset
 from notnow.classifier.features import document
 from notnow.errors import ModelError
@@ -264,6 +265,9 @@ def bundled() -> Classifier:
 
 def active(model_path: Path | None = None) -> Classifier:
     """A user-given model, else the user's trained model in the cache dir, else bundled."""
+    # The language identifier first: its load briefly takes ~57 MB more than it keeps,
+    # which on top of a loaded model made the process's peak RSS (269 -> 212 MB).
+    textprep.load_language_identifier()
     if model_path is not None:
         return load(model_path)
     user_model = user_model_path()
