@@ -37,7 +37,6 @@ class PassReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     drafts_saved: list[planning.SaveDraft] = field(default_factory=list)
     drafts_deferred: list[planning.SaveDraft] = field(default_factory=list)
-    planned: list[planning.Action] = field(default_factory=list)
     error: str = ""  # why the account could not be processed, for the user
 
 
@@ -131,7 +130,6 @@ class AccountPass:
             items = self.prepare(batch)
             context = self.context(items)
             result = planning.plan(items, context, datetime.now(UTC))
-            report.planned.extend(result.actions)
             if self.dry_run:
                 self.count(result, report, applied=False)
             else:
