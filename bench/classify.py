@@ -15,7 +15,7 @@ are
 Each is run ``--repeat`` times (default 2) and the fastest run is kept (the machine is
 shared). Then an in-process breakdown times notnow's stages over the same files:
 ``notnow.message.parse``, the classifier's document (``features.document``), language
-detection (``Email.lang``) and ``predict_proba``.
+detection (``Email.lang``) and scoring (``Classifier.probabilities``).
 
 Target (issue): classify <= 2x the stdlib parse.
 
@@ -186,7 +186,7 @@ def breakdown(files: list[Path]) -> dict[str, float]:
 
     classifier = model.active()  # the model pinned by ensure_model
     stages = dict.fromkeys(
-        ["read files", "message.parse", "features.document", "Email.lang", "predict_proba"], 0.0
+        ["read files", "message.parse", "features.document", "Email.lang", "scoring"], 0.0
     )
     started = time.perf_counter()
     raws = [path.read_bytes() for path in files]
@@ -207,8 +207,8 @@ def breakdown(files: list[Path]) -> dict[str, float]:
     stages["Email.lang"] = time.perf_counter() - started
     started = time.perf_counter()
     for start in range(0, len(documents), 256):  # the CLI's batch size
-        classifier.pipeline.predict_proba(documents[start : start + 256])
-    stages["predict_proba"] = time.perf_counter() - started
+        classifier.probabilities(documents[start : start + 256])
+    stages["scoring"] = time.perf_counter() - started
     print(
         "breakdown: "
         + ", ".join(f"{name} {value:.2f} s" for name, value in stages.items())
