@@ -39,7 +39,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model that loads in a second, for tests about the watcher (see daemon_mail)."""
-    from daemon_mail import train_small_model
+    """A model that loads in a second, for tests about the watcher (see daemon_helpers)."""
+    from daemon_helpers import train_small_model
 
     return train_small_model(tmp_path_factory.mktemp("model") / "small.skops")

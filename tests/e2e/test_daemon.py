@@ -15,12 +15,8 @@ and the bundled model takes tens of seconds to load (longer when its corpus chan
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -28,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import notnow, write_config
-from daemon_mail import rejection
+from daemon_helpers import Daemon, rejection, wait_for
 from dovecot import Dovecot
 
 pytestmark = pytest.mark.dovecot
@@ -58,56 +54,6 @@ def configure(
 # -- the daemon ---------------------------------------------------------------------------------
 
 
-class Daemon:
-    """`notnow -v run` as a subprocess; its stderr is collected as it is written."""
-
-    def __init__(self, config: Path) -> None:
-        self.config = config
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "notnow", "-v", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def count(self, needle: str) -> int:
-        with self._lock:
-            return sum(needle in line for line in self.lines)
-
-    @property
-    def log(self) -> str:
-        with self._lock:
-            return "\n".join(self.lines)
-
-    def wait_for_log(self, needle: str, occurrences: int = 1, timeout: float = 120) -> None:
-        assert wait_for(lambda: self.count(needle) >= occurrences, timeout), (
-            f"no {occurrences}x {needle!r} in the log within {timeout} s:\n{self.log}"
-        )
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(timeout=10)
-        self._reader.join(timeout=5)
-        return code
-
-
 @pytest.fixture
 def daemons() -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
@@ -121,15 +67,6 @@ def start(config: Path, daemons: list[Daemon], waiting: str = "] idle") -> Daemo
     daemons.append(daemon)
     daemon.wait_for_log(waiting)
     return daemon
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def draft_sources(server: Dovecot, user: str) -> list[str]:

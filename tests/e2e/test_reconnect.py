@@ -15,66 +15,18 @@ import email.policy
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_runner import write_config
-from daemon_mail import ordinary, rejection
+from daemon_helpers import Daemon, ordinary, rejection, wait_for
 from dovecot import Dovecot
 
 pytestmark = pytest.mark.dovecot
 
 RETRYING = "error, retrying with backoff"
-
-
-class Daemon:
-    """`notnow -v run` as a subprocess; its stderr is collected as it is written."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "notnow", "-v", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def count(self, needle: str) -> int:
-        with self._lock:
-            return sum(needle in line for line in self.lines)
-
-    @property
-    def log(self) -> str:
-        with self._lock:
-            return "\n".join(self.lines)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(timeout=10)
-        self._reader.join(timeout=5)
-        return code
 
 
 @pytest.fixture
@@ -83,15 +35,6 @@ def daemons() -> Iterator[list[Daemon]]:
     yield started
     for daemon in started:
         daemon.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def sources(server: Dovecot, user: str) -> collections.Counter[str]:

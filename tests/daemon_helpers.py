@@ -1,4 +1,5 @@
-"""Mail for the daemon's end-to-end tests, and a small model trained on mail like it.
+"""For the daemon's end-to-end tests: mail, a small model, and `notnow run` as a
+subprocess whose log can be waited on.
 
 The daemon tests are about the watcher, not the classifier: a model trained with
 notnow's own pipeline on a few messages shaped like these loads in about a second, where
@@ -7,6 +8,13 @@ the bundled one takes tens of seconds (longer whenever its corpus changes).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -66,3 +74,62 @@ def train_small_model(path: Path) -> Path:
     ]
     model.save(model.train(examples), path)
     return path
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+class Daemon:
+    """`notnow -v run` as a subprocess; its stderr is collected as it is written."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "notnow", "-v", "run", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def count(self, needle: str) -> int:
+        with self._lock:
+            return sum(needle in line for line in self.lines)
+
+    @property
+    def log(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for_log(self, needle: str, occurrences: int = 1, timeout: float = 120) -> None:
+        assert wait_for(lambda: self.count(needle) >= occurrences, timeout), (
+            f"no {occurrences}x {needle!r} in the log within {timeout} s:\n{self.log}"
+        )
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        return code
