@@ -487,7 +487,9 @@ def watch(config: Config, config_path: Path | None) -> int:
     board.started()
     crew: Crew | None = None
     try:
-        model.active(config.classifier.model)  # load (or build) once before the threads start
+        # Load (or, on a first start, build) the model once before the threads start.
+        notify.notify("STATUS=loading the classifier")
+        model.active(config.classifier.model)
         crew = Crew(config, board)
         notify.notify("READY=1", f"STATUS=watching {len(config.accounts)} account(s)")
         ping = notify.watchdog_interval()
