@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_helpers import Daemon
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,3 +44,12 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from daemon_helpers import train_small_model
 
     return train_small_model(tmp_path_factory.mktemp("model") / "small.skops")
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    """`notnow run` subprocesses a test starts; each is stopped when the test ends."""
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.stop()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -52,14 +52,6 @@ def configure(
 
 
 # -- the daemon ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.stop()
 
 
 def start(config: Path, daemons: list[Daemon], waiting: str = "] idle") -> Daemon:

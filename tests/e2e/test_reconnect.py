@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,6 @@ from dovecot import Dovecot
 pytestmark = pytest.mark.dovecot
 
 RETRYING = "error, retrying with backoff"
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.stop()
 
 
 def sources(server: Dovecot, user: str) -> collections.Counter[str]:
