@@ -454,7 +454,7 @@ def test_idle_wakes_on_a_new_delivery(
     dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
 ) -> None:
     mailbox = connect(dovecot, dovecot_user)
-    assert mailbox.has_idle
+    assert mailbox.idle_supported()
     timer = threading.Timer(0.3, lambda: dovecot.deliver(dovecot_user, INBOX, sample_message(1)))
     started = time.monotonic()
     timer.start()
@@ -482,7 +482,7 @@ def test_server_without_idle(
 ) -> None:
     server = dovecot_factory(idle=False)
     mailbox = connect(server, server.add_user())
-    assert mailbox.has_idle is False
+    assert mailbox.idle_supported() is False
     with pytest.raises(MailboxError, match="IDLE"):
         mailbox.idle_wait(INBOX, timeout=1)
 

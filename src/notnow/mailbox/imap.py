@@ -199,6 +199,15 @@ class ImapMailbox:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def _examine(self, folder: str) -> tuple[dict[bytes, Any], int | None]:
+        """EXAMINE ``folder`` and note its UIDNEXT; returns the status and the UIDNEXT
+        noted before (None if none was), which tells whether mail came since."""
+        status = self._select(folder)
+        previous = self._uidnext.get(folder)
+        if b"UIDNEXT" in status:
+            self._uidnext[folder] = int(status[b"UIDNEXT"])
+        return status, previous
+
     def checkpoint(self, folder: str) -> Checkpoint:
         status = self._select(folder)
         validity = int(status[b"UIDVALIDITY"])
@@ -216,10 +225,8 @@ class ImapMailbox:
         since: datetime | None = None,
         batch_size: int = 200,
     ) -> Iterator[list[Fetched]]:
-        status = self._select(folder)  # EXAMINE: nothing read can change a flag
+        status, _ = self._examine(folder)  # nothing read can change a flag
         validity = int(status[b"UIDVALIDITY"])
-        if b"UIDNEXT" in status:
-            self._uidnext[folder] = int(status[b"UIDNEXT"])
         since_utc = _aware(since) if since is not None else None
         with self._errors(f"searching {folder!r}"):
             if after is not None and after.validity == validity:
@@ -410,31 +417,21 @@ class ImapMailbox:
 
     # -- waiting for news: IMAP IDLE (see base.IdleMailbox) ----------------------------------
 
-    @property
-    def has_idle(self) -> bool:
-        return self.idle_supported()
-
     def idle_supported(self) -> bool:
         with self._errors("reading capabilities"):
             return bool(self._client.has_capability("IDLE"))
 
     def idle_mark(self, folder: str) -> None:
-        status = self._select(folder)
-        if b"UIDNEXT" in status:
-            self._uidnext[folder] = int(status[b"UIDNEXT"])
+        self._examine(folder)
 
     def idle_start(self, folder: str) -> bool:
         if not self.idle_supported():
             raise MailboxError(f"{self._where} does not offer IDLE: poll instead")
         # Always EXAMINE afresh: an EXISTS the server sent with an earlier command's
         # response (a FETCH of the pass) was swallowed; UIDNEXT tells what came since.
-        status = self._select(folder)
-        last = self._uidnext.get(folder)
-        if b"UIDNEXT" in status:
-            now = int(status[b"UIDNEXT"])
-            self._uidnext[folder] = now
-            if last is not None and now > last:
-                return True
+        status, last = self._examine(folder)
+        if last is not None and b"UIDNEXT" in status and int(status[b"UIDNEXT"]) > last:
+            return True
         with self._errors(f"waiting for mail in {folder!r}"):
             self._client.idle()
         self._idling = True
