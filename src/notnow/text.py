@@ -737,7 +737,8 @@ def _is_footer(lines: Sequence[str]) -> bool:
     total = sum(len(line.strip()) for line in lines)
     if not total:
         return False
-    block = "\n".join(lines).lower()
+    lowered = [line.lower() for line in lines]
+    block = "\n".join(lowered)
     boilerplate = _FOOTER.search(block) is not None
     if not boilerplate and _ADDRESS.search(block) is None:
         return False  # most blocks of most mail: nothing to weigh
@@ -745,9 +746,8 @@ def _is_footer(lines: Sequence[str]) -> bool:
     # its sentences, so one boilerplate phrase does not condemn a paragraph of body text.
     by_line = sum(
         len(line.strip())
-        for line in lines
-        if len(line.strip()) <= _SHORT_LINE
-        and (_FOOTER.search(line.lower()) or _ADDRESS.search(line.lower()))
+        for line, low in zip(lines, lowered, strict=True)
+        if len(line.strip()) <= _SHORT_LINE and (_FOOTER.search(low) or _ADDRESS.search(low))
     )
     by_sentence = 0
     if boilerplate:
