@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import threading
 
-from notnow.daemon.loop import Wakeup, _readable
+from notnow.daemon.loop import Wakeup
+from notnow.mailbox.base import readable
 
 
 def test_a_set_wakeup_makes_its_pipe_readable_and_stays_set() -> None:
     wakeup = Wakeup()
     try:
         assert not wakeup.is_set()
-        assert _readable([wakeup.fileno()], 0) == set()
+        assert readable([wakeup.fileno()], 0) == set()
         wakeup.set()
         wakeup.set()  # twice is harmless
         assert wakeup.is_set()
         assert wakeup.wait(0)
-        assert _readable([wakeup.fileno()], 0) == {wakeup.fileno()}
-        assert _readable([wakeup.fileno()], 0) == {wakeup.fileno()}, "never drained"
+        assert readable([wakeup.fileno()], 0) == {wakeup.fileno()}
+        assert readable([wakeup.fileno()], 0) == {wakeup.fileno()}, "never drained"
     finally:
         wakeup.close()
 
@@ -26,7 +27,7 @@ def test_a_thread_asleep_in_select_wakes_when_another_sets_it() -> None:
     wakeup = Wakeup()
     woke: list[set[int]] = []
     sleeper = threading.Thread(
-        target=lambda: woke.append(_readable([wakeup.fileno()], None)), daemon=True
+        target=lambda: woke.append(readable([wakeup.fileno()], None)), daemon=True
     )
     sleeper.start()
     wakeup.set()

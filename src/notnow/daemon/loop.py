@@ -15,7 +15,6 @@ import functools
 import logging
 import os
 import random
-import selectors
 import signal
 import threading
 import time
@@ -33,7 +32,7 @@ from notnow.daemon.run import AccountPass, PassReport
 from notnow.daemon.state import DaemonRecord, DraftRecord, State, WatcherRecord
 from notnow.errors import NotnowError, UserError
 from notnow.mailbox import open_mailbox
-from notnow.mailbox.base import IdleMailbox
+from notnow.mailbox.base import IdleMailbox, readable
 
 logger = logging.getLogger(__name__)
 
@@ -299,14 +298,6 @@ class Wakeup:
         os.close(self._write)
 
 
-def _readable(fds: list[int], timeout: float | None) -> set[int]:
-    """Which of ``fds`` become readable within ``timeout`` seconds; sleeps meanwhile."""
-    with selectors.DefaultSelector() as selector:
-        for fd in fds:
-            selector.register(fd, selectors.EVENT_READ)
-        return {int(key.fd) for key, _events in selector.select(timeout)}
-
-
 class Watcher:
     """Watches one account until ``stop`` is set: pass, wait for news, repeat.
 
@@ -447,7 +438,7 @@ class Watcher:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
-                    ready = _readable([*by_fd, self.stop.fileno()], remaining)
+                    ready = readable([*by_fd, self.stop.fileno()], remaining)
                     ready.discard(self.stop.fileno())
                 news = False
                 for fd in ready:
@@ -499,7 +490,7 @@ def watch(config: Config, config_path: Path | None) -> int:
                 notify.notify("WATCHDOG=1")
                 next_ping = time.monotonic() + ping
             timeout = None if ping is None else max(0.0, next_ping - time.monotonic())
-            if not _readable([signals_read], timeout):
+            if not readable([signals_read], timeout):
                 continue
             received = set(os.read(signals_read, 64))
             if received & {signal.SIGTERM, signal.SIGINT}:
@@ -518,7 +509,7 @@ def watch(config: Config, config_path: Path | None) -> int:
             while not crew.stop(timeout=1.0):
                 if ping is not None:
                     notify.notify("WATCHDOG=1")
-                pending = set(os.read(signals_read, 64)) if _readable([signals_read], 0) else set()
+                pending = set(os.read(signals_read, 64)) if readable([signals_read], 0) else set()
                 if pending & {signal.SIGTERM, signal.SIGINT}:
                     break
                 again = again or signal.SIGHUP in pending

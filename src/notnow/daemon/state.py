@@ -110,13 +110,13 @@ class DaemonRecord:
     stopped_at: str | None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def timestamp(moment: datetime) -> str:
     """How the state file writes a moment: ISO 8601 in UTC, to the second."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _now() -> str:
+    return timestamp(datetime.now(UTC))
 
 
 class State:

@@ -11,7 +11,8 @@ connections and its own wake-up pipe; a backend without it is polled.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import selectors
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -184,3 +185,12 @@ KNOWN_SENT_NAMES = (
     "Verzonden",
     "Verzonden items",
 )
+
+
+def readable(fds: Sequence[int], timeout: float | None) -> set[int]:
+    """Which of ``fds`` become readable within ``timeout`` seconds (None: no limit),
+    sleeping meanwhile: how an IdleMailbox's socket and a wake-up pipe are waited on."""
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        return {int(key.fd) for key, _events in selector.select(timeout)}

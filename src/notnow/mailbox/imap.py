@@ -20,7 +20,6 @@ import imaplib
 import logging
 import re
 import secrets
-import selectors
 import socket
 import ssl
 import time
@@ -48,6 +47,7 @@ from notnow.mailbox.base import (
     Checkpoint,
     Fetched,
     FolderInfo,
+    readable,
 )
 
 logger = logging.getLogger(__name__)
@@ -495,7 +495,7 @@ class ImapMailbox:
                 if remaining <= 0:
                     break
                 if not self.idle_buffered():
-                    ready = _readable(
+                    ready = readable(
                         [self.fileno(), *([] if wake_fd is None else [wake_fd])], remaining
                     )
                     if self.fileno() not in ready:
@@ -695,14 +695,6 @@ def _announces_mail(responses: Sequence[Any]) -> bool:
         and not (response[1] == b"RECENT" and response[0] == 0)
         for response in responses
     )
-
-
-def _readable(fds: Sequence[int], timeout: float) -> list[int]:
-    """Which of ``fds`` become readable within ``timeout`` seconds (sleeping meanwhile)."""
-    with selectors.DefaultSelector() as selector:
-        for fd in fds:
-            selector.register(fd, selectors.EVENT_READ)
-        return [int(key.fd) for key, _events in selector.select(timeout)]
 
 
 def _says_bye(responses: Sequence[Any]) -> bool:
