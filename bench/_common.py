@@ -72,28 +72,28 @@ def ensure_model() -> float:
 
     Others may change the corpus while a benchmark runs, which would make notnow rebuild
     the bundled model in the middle of a measurement. So the model of the corpus as it
-    is now is copied to a file of this run and handed to every notnow process as
+    is now is saved to a file of this run and handed to every notnow process as
     ``NOTNOW_MODEL`` (loaded with the same ``model.load`` as the bundled one).
     Returns how long building/loading took.
     """
     import atexit
-    import shutil
 
     started = time.perf_counter()
-    result = subprocess.run(
+    pinned = DEFAULT_CACHE / f"pinned-{os.getpid()}.skops"
+    # The child saves the very model it built: asking for bundled_path() afterwards
+    # would name the model of a corpus that may have changed in between.
+    subprocess.run(
         [
             PYTHON,
             "-c",
-            "from notnow.classifier import model; model.bundled(); print(model.bundled_path())",
+            "import sys; from pathlib import Path; from notnow.classifier import model; "
+            "model.save(model.bundled(), Path(sys.argv[1]))",
+            str(pinned),
         ],
         check=True,
         env=child_env(),
-        capture_output=True,
-        text=True,
     )
     seconds = time.perf_counter() - started
-    pinned = DEFAULT_CACHE / f"pinned-{os.getpid()}.skops"
-    shutil.copyfile(result.stdout.strip().splitlines()[-1], pinned)
     atexit.register(pinned.unlink, missing_ok=True)
     os.environ["NOTNOW_MODEL"] = os.environ["NOTNOW_BENCH_PINNED"] = str(pinned)
     return seconds

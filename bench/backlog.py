@@ -253,6 +253,7 @@ def child(config_path: Path, out: Path, profile: Path | None) -> int:
         stats.sort_stats("cumulative").print_stats(45)
         stats.sort_stats("tottime").print_stats(30)
         profile.write_text(stream.getvalue())
+        profiler.dump_stats(profile.with_suffix(".pstats"))  # for callers/callees; not kept
     else:
         reports = loop.run_once(config)
     finished = time.perf_counter()

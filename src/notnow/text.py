@@ -817,12 +817,19 @@ def prepare(subject: str, body: str) -> str:
 def prepare_written(subject: str, written: str) -> str:
     """``prepare`` for a body already cut to its ``written_part`` (``Email.new_text``)."""
     text = f"{subject}\n{written[: MAX_PREPARED_CHARS * 2]}"
-    text = _URL.sub(" URL ", text)
-    text = _EMAIL.sub(" EMAIL ", text)
+    # Each substitution runs only where it can match: most mail has no address and
+    # many have no URL, and this runs for every message of a backlog.
+    lowered = text.lower()
+    if "://" in text or "www." in lowered or "mailto:" in lowered:
+        text = _URL.sub(" URL ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" EMAIL ", text)
     text = _DIGITS.sub("0", text)
-    text = _clean_text(text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    text = "\n".join(line for line in lines if line)
+    if not text.isascii():
+        text = _INVISIBLE_CHARS.sub("", text)
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = _SPACES.sub(" ", text).split("\n")
+    text = "\n".join(filter(None, map(str.strip, lines)))
     if len(text) > MAX_PREPARED_CHARS:
         cut = max(
             text.rfind(" ", 0, MAX_PREPARED_CHARS + 1), text.rfind("\n", 0, MAX_PREPARED_CHARS + 1)
