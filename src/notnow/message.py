@@ -55,9 +55,6 @@ class Email:
     message_id: str
     subject: str
     sender: Address | None
-    reply_to: tuple[Address, ...] = ()
-    to: tuple[Address, ...] = ()
-    cc: tuple[Address, ...] = ()
     date: datetime | None = None
     in_reply_to: str = ""
     references: tuple[str, ...] = ()
@@ -69,9 +66,24 @@ class Email:
     defects: tuple[str, ...] = ()
     # False when the message had no usable Message-ID and one was derived from its bytes.
     has_message_id: bool = True
+    # The Reply-To, To and Cc values as sent (lower-cased names): read into addresses
+    # only when asked, which is for the few messages that get a draft.
+    address_headers: dict[str, str] = field(default_factory=dict)
 
     # cached_property writes to the instance __dict__, which a frozen dataclass allows:
     # the daemon, the classifier and the drafts each ask for these.
+    @functools.cached_property
+    def reply_to(self) -> tuple[Address, ...]:
+        return _addresses(self.address_headers.get("reply-to", ""))
+
+    @functools.cached_property
+    def to(self) -> tuple[Address, ...]:
+        return _addresses(self.address_headers.get("to", ""))
+
+    @functools.cached_property
+    def cc(self) -> tuple[Address, ...]:
+        return _addresses(self.address_headers.get("cc", ""))
+
     @functools.cached_property
     def new_text(self) -> str:
         """The part of the body written for this message (no quoted history, no footer)."""
@@ -127,9 +139,6 @@ def parse(raw: bytes) -> Email:
         message_id=message_id,
         subject=clean_header(headers.get("subject", "")),
         sender=senders[0] if senders else None,
-        reply_to=_addresses(headers.get("reply-to", "")),
-        to=_addresses(headers.get("to", "")),
-        cc=_addresses(headers.get("cc", "")),
         date=_date(headers.get("date", "")),
         in_reply_to=_first_id(headers.get("in-reply-to", "")),
         references=tuple(_MESSAGE_ID.findall(headers.get("references", ""))),
@@ -138,6 +147,7 @@ def parse(raw: bytes) -> Email:
         headers={k: clean_header(headers[k]) for k in _KEPT_HEADERS if k in headers},
         defects=tuple(sorted(defects)),
         has_message_id=has_id,
+        address_headers={k: headers[k] for k in ("reply-to", "to", "cc") if k in headers},
     )
 
 

@@ -20,15 +20,14 @@ def email(
     text: str,
     subject: str = "Your application",
     sender: Address | None = None,
-    reply_to: tuple[Address, ...] = (),
+    reply_to: str = "",
 ) -> Email:
     return Email(
         message_id="<test@example.net>",
         subject=subject,
         sender=sender,
-        reply_to=reply_to,
-        to=(Address("Alice Example", "alice@example.org"),),
         text=text,
+        address_headers={"reply-to": reply_to, "to": "Alice Example <alice@example.org>"},
     )
 
 

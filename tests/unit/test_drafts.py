@@ -222,7 +222,7 @@ def test_compose_is_safe_on_its_own(hostile: str) -> None:
         message_id="<hostile@acme.example>",
         subject=hostile,
         sender=Address(hostile, "jane@acme.example"),
-        reply_to=(Address(hostile, "sam@acme.example"),),
+        address_headers={"reply-to": formataddr((hostile, "sam@acme.example"))},
         references=("<a@b>\r\nBcc: evil@example.com",),
         text="We went another way.",
     )
@@ -270,7 +270,7 @@ def test_arbitrary_subjects_and_names_keep_the_header_set(
         message_id="<prop@acme.example>",
         subject=subject,
         sender=Address(sender_name, "jane@acme.example"),
-        reply_to=(Address(reply_name, "sam@acme.example"),),
+        address_headers={"reply-to": formataddr((reply_name, "sam@acme.example"))},
         text="Unfortunately we decided to move forward with other candidates.",
     )
     identity = formataddr((own_name, "alice@example.org"))
