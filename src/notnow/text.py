@@ -585,10 +585,19 @@ def _is_attribution(lines: Sequence[str], index: int) -> bool:
     return False
 
 
+# What every line that can start quoted history begins or ends with: a line that has
+# none of these (most lines of most mail) is passed over without the patterns below.
+_MAY_START_QUOTE = re.compile(
+    r"[\s*]*(?:[-_]|(?:On|Am|Le|El|Op|Em|From|De|Von|Van|Da|Begin|Anfang|Début|Inicio"
+    r"|Comienzo|Início)\b)|.*:[\s*]*$",
+    re.IGNORECASE,
+)
+
+
 def _quote_start(lines: Sequence[str]) -> int | None:
     """Index of the first line of quoted history or a forwarded block, if any."""
     for index, line in enumerate(lines):
-        if not line.strip() or _QUOTE_LINE.match(line):
+        if not _MAY_START_QUOTE.match(line) or not line.strip() or _QUOTE_LINE.match(line):
             continue
         if (
             _SEPARATOR.match(line)
