@@ -1,0 +1,61 @@
+"""The model's features, and the trust rules of its files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from notnow.classifier import dataset, model
+from notnow.classifier.features import document
+from notnow.errors import ModelError
+from notnow.message import parse
+
+
+@pytest.fixture(scope="module")
+def small() -> model.Classifier:
+    return model.train(dataset.bundled()[5::30])
+
+
+def test_word_features_are_unigrams_and_bigrams_only() -> None:
+    words = model.build_pipeline().named_steps["features"].transformer_list[0][1]
+    analyse = words.named_steps["hash"].build_analyzer()
+    grams = analyse("we will not be moving forward")
+    assert "not" in grams and "not be" in grams
+    assert "will not be" not in grams  # trigrams memorised writers (docs/quality.md)
+
+
+def test_a_saved_model_scores_as_before_and_records_the_format(
+    small: model.Classifier, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.skops"
+    model.save(small, path)
+    loaded = model.load(path)
+    assert loaded.metadata["format"] == model.FORMAT_VERSION
+    documents = [document(parse(e.raw)) for e in dataset.bundled()[::97]]
+    assert np.allclose(loaded.probabilities(documents), small.probabilities(documents), atol=1e-12)
+
+
+def test_a_model_of_another_format_is_refused_with_what_to_do(
+    small: model.Classifier, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.skops"
+    older = model.Classifier(small.pipeline, {**small.metadata, "format": 4})
+    model.save(older, path)
+    with pytest.raises(ModelError, match="retrain it with `notnow train`"):
+        model.load(path)
+
+
+def test_the_bundled_cache_key_names_the_format() -> None:
+    assert f"-v{model.FORMAT_VERSION}-" in model.bundled_path().name
+
+
+def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "junk.skops"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps({"not": "a model"}))
+    with pytest.raises(ModelError, match="cannot be read|contains types"):
+        model.load(path)
