@@ -229,9 +229,9 @@ class _Line(NamedTuple):
 
 def _boundary_lines(body: str, separator: str) -> list[_Line]:
     """The feed parser's boundary lines: ``separator`` at the start of a line, then
-    ``--`` (the close) or not, blanks and the line end. Each match spans the whole
-    line. Found with str.find, which
-    skips a part's body far faster than a regex tried at every line."""
+    ``--`` (the close) or not, blanks and the line end; each spans its whole line.
+    Found with str.find, which skips a part's body far faster than a regex tried at
+    every line."""
     found = []
     start = 0
     while (at := body.find(separator, start)) >= 0:

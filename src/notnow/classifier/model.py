@@ -247,8 +247,8 @@ def load(path: Path) -> Classifier:
     if metadata.get("format") != FORMAT_VERSION or metadata.get("sklearn") != sklearn.__version__:
         raise ModelError(
             f"model file {path} was made by scikit-learn {metadata.get('sklearn')} "
-            f"(format {metadata.get('format')}); this is scikit-learn {sklearn.__version__}: "
-            "retrain it with `notnow train`"
+            f"(format {metadata.get('format')}); this is scikit-learn {sklearn.__version__} "
+            f"(format {FORMAT_VERSION}): retrain it with `notnow train`"
         )
     draft, review = payload.get("thresholds", [DEFAULT_DRAFT_THRESHOLD, DEFAULT_REVIEW_THRESHOLD])
     return Classifier(payload["pipeline"], metadata, float(draft), float(review))

@@ -12,6 +12,7 @@ re-read messages are recognised by Message-ID.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from notnow.classifier.model import Classifier
 from notnow.config import AccountConfig, Config
 from notnow.daemon import plan as planning
+from notnow.daemon.readahead import ReadAhead
 from notnow.daemon.state import State
 from notnow.errors import MessageError
 from notnow.mailbox.base import Checkpoint, Fetched, Mailbox
@@ -66,11 +68,14 @@ class AccountPass:
         self.dry_run = dry_run
         self.should_stop = should_stop
         self._sources: set[str] | None = None
+        # Held for every mailbox command: the next batch is read in a thread meanwhile.
+        self._mailbox_lock = threading.Lock()
 
     def sources(self) -> set[str]:
         """X-Notnow-Source values already in Drafts, read once per pass."""
         if self._sources is None:
-            self._sources = self.mailbox.find_sources()
+            with self._mailbox_lock:
+                self._sources = self.mailbox.find_sources()
         return self._sources
 
     def run(self) -> PassReport:
@@ -96,7 +101,8 @@ class AccountPass:
         for record in intents:
             if record.source_id not in present and record.raw is not None:
                 logger.info("completing an interrupted draft for %s", record.source_id)
-                self.mailbox.append_draft(record.raw)
+                with self._mailbox_lock:
+                    self.mailbox.append_draft(record.raw)
                 present.add(record.source_id)
             with self.state.transaction():
                 self.state.set_draft_state(self.account.name, record.source_id, "saved")
@@ -123,20 +129,23 @@ class AccountPass:
         since = None
         if after is None:
             since = datetime.now(UTC) - timedelta(days=self.config.daemon.since_days)
-        for batch in self.mailbox.fetch_new(folder, after, since):
-            if not batch:
-                continue
-            report.fetched += len(batch)
-            items = self.prepare(batch)
-            context = self.context(items)
-            result = planning.plan(items, context, datetime.now(UTC))
-            if self.dry_run:
-                self.count(result, report, applied=False)
-            else:
-                self.apply(result, report)
-                self.advance(folder, batch)
-            if self.should_stop():
-                break
+        with self._mailbox_lock:
+            batches = self.mailbox.fetch_new(folder, after, since)
+        with ReadAhead(batches, self._mailbox_lock) as ahead:
+            for batch in ahead:
+                if not batch:
+                    continue
+                report.fetched += len(batch)
+                items = self.prepare(batch)
+                context = self.context(items)
+                result = planning.plan(items, context, datetime.now(UTC))
+                if self.dry_run:
+                    self.count(result, report, applied=False)
+                else:
+                    self.apply(result, report)
+                    self.advance(folder, batch)
+                if self.should_stop():
+                    break
 
     def prepare(self, batch: list[Fetched]) -> list[planning.Item]:
         """Parse every message (a bad one is recorded, not fatal) and score them in one go."""
@@ -213,7 +222,8 @@ class AccountPass:
                 self._append(action.source_id, draft.raw)
                 report.drafts_saved.append(action)
             elif isinstance(action, planning.Tag):
-                self.mailbox.add_keyword(action.folder, action.key, action.keyword)
+                with self._mailbox_lock:
+                    self.mailbox.add_keyword(action.folder, action.key, action.keyword)
         with self.state.transaction():
             for record in result.records:
                 self.state.record_message(
@@ -233,7 +243,8 @@ class AccountPass:
     def _append(self, source_id: str, raw: bytes) -> None:
         """APPEND unless Drafts already holds it, then mark it saved."""
         if source_id not in self.sources():
-            self.mailbox.append_draft(raw)
+            with self._mailbox_lock:
+                self.mailbox.append_draft(raw)
             self.sources().add(source_id)
             logger.info("saved a reply draft for %s", source_id)
         with self.state.transaction():
