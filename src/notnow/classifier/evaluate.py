@@ -9,10 +9,9 @@ false-positive rate, and the misjudged messages.
 rest: by default a random stratified 25 %; with ``--by-file``, grouped folds over the
 corpus file each message came from, so that no writer's file is on both sides (the
 proxy for mail written by other people). ``--half-split DIR`` is the other experiment
-here that trains: it asks whether retraining
-on half of a user's labelled mail (``DIR/rejection``, ``DIR/other``) improves the other
-half, using exactly the training ``notnow train`` does (``train.fit``). Nothing here
-saves a model.
+here that trains: it asks whether retraining on half of a user's labelled mail
+(``DIR/rejection``, ``DIR/other``) improves the other half, using exactly the training
+``notnow train`` does (``train.fit``). Nothing here saves a model.
 """
 
 from __future__ import annotations
