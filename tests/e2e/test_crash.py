@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import notnow, write_config
+from daemon_helpers import wait_for
 from dovecot import Dovecot
 
 pytestmark = pytest.mark.dovecot
@@ -647,15 +648,6 @@ def test_sigkill_at_random_moments_keeps_one_draft_per_rejection(
 
 
 # -- the watcher killed while idle ---------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def watcher(config: Path) -> LiveRun:
