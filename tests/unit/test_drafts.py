@@ -20,12 +20,13 @@ from notnow.config import AccountConfig, DraftsConfig
 from notnow.drafts.compose import (
     MAX_REFERENCES,
     Draft,
+    _check_headers,
     compose_draft,
     reply_subject,
     sanitize_header,
 )
 from notnow.drafts.render import LANGUAGES, ReplyContext, render_reply
-from notnow.errors import UserError
+from notnow.errors import MessageError, UserError
 from notnow.message import Address, Email, parse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eml" / "drafts"
@@ -237,6 +238,21 @@ def test_compose_is_safe_on_its_own(hostile: str) -> None:
     for name in ("From", "To", "Subject", "References"):
         assert "\n" not in message[name] and "\r" not in message[name]
     assert [a.addr_spec for a in message["To"].addresses] == ["sam@acme.example"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"From: a@b.example\r\nSubject: s\r\nBcc: evil@example.com\r\n",  # one too many
+        b"From: a@b.example\r\nSubject: s\r\nSubject: t\r\n",  # a header twice
+        b"From: a@b.example\r\nSubject: s\r\nnot a header\r\n",  # a broken block
+        b"From: a@b.example\r\n",  # one missing
+    ],
+)
+def test_the_header_check_refuses_any_other_header_block(head: bytes) -> None:
+    _check_headers(b"From: a@b.example\r\nSubject: s\r\n\r\nbody\r\n", ["from", "subject"])
+    with pytest.raises(MessageError, match="header check"):
+        _check_headers(head + b"\r\nbody\r\n", ["from", "subject"])
 
 
 def test_bad_addresses_are_not_used_as_recipients() -> None:
