@@ -206,6 +206,30 @@ def status_kb(pid: int | str, key: str) -> int:
     return 0
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (e.g. notnow's parse worker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def tree_rss_kb(pid: int) -> int:
+    """VmRSS of a process plus that of its children (0 for one that just ended)."""
+    total = status_kb(pid, "VmRSS")
+    for child in children_of(pid):
+        with contextlib.suppress(OSError):
+            total += status_kb(child, "VmRSS")
+    return total
+
+
 def processes_in_group(pgid: int) -> list[tuple[int, str]]:
     """(pid, comm) of every process in a process group (to find Dovecot's children)."""
     found = []

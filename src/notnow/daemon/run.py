@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from notnow.classifier.model import Classifier
 from notnow.config import AccountConfig, Config
 from notnow.daemon import plan as planning
+from notnow.daemon.parsing import ParseAhead, Parsed, parse_all
 from notnow.daemon.readahead import ReadAhead
 from notnow.daemon.state import State
-from notnow.errors import MessageError
 from notnow.mailbox.base import Checkpoint, Fetched, Mailbox
-from notnow.message import Email, parse
+from notnow.message import Email
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +131,15 @@ class AccountPass:
             since = datetime.now(UTC) - timedelta(days=self.config.daemon.since_days)
         with self._mailbox_lock:
             batches = self.mailbox.fetch_new(folder, after, since)
-        with ReadAhead(batches, self._mailbox_lock) as ahead:
-            for batch in ahead:
+        with (
+            ParseAhead() as parser,
+            ReadAhead(parser.submitting(batches), self._mailbox_lock) as ahead,
+        ):
+            for batch, parsed in ahead:
                 if not batch:
                     continue
                 report.fetched += len(batch)
-                items = self.prepare(batch)
+                items = self.prepare(batch, parsed())
                 context = self.context(items)
                 result = planning.plan(items, context, datetime.now(UTC))
                 if self.dry_run:
@@ -147,18 +150,22 @@ class AccountPass:
                 if self.should_stop():
                     break
 
-    def prepare(self, batch: list[Fetched]) -> list[planning.Item]:
-        """Parse every message (a bad one is recorded, not fatal) and score them in one go."""
+    def prepare(self, batch: list[Fetched], parsed: Parsed | None = None) -> list[planning.Item]:
+        """Score every message of a batch in one go; ``parsed`` is the batch parsed
+        (``parsing.parse_all``), here if not given. A message that cannot be read is
+        recorded, not fatal."""
+        if parsed is None:
+            parsed = parse_all([fetched.raw for fetched in batch])
         emails: dict[int, Email] = {}
         errors: dict[int, str] = {}
-        for index, fetched in enumerate(batch):
-            try:
-                emails[index] = parse(fetched.raw)
-            except MessageError as e:
-                logger.warning(
-                    "skipping unreadable message %s in %s: %s", fetched.key, fetched.folder, e
-                )
-                errors[index] = str(e)
+        for index, (fetched, result) in enumerate(zip(batch, parsed, strict=True)):
+            if isinstance(result, Email):
+                emails[index] = result
+                continue
+            logger.warning(
+                "skipping unreadable message %s in %s: %s", fetched.key, fetched.folder, result
+            )
+            errors[index] = result
         scored = self.classifier().classify(list(emails.values()), languages=False)
         verdicts = dict(zip(emails, scored, strict=True))
         return [
