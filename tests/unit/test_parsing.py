@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,15 +47,16 @@ def test_a_backlog_parsed_in_the_worker_is_the_same_as_here() -> None:
     expected = parse_all(raws)
     with ParseAhead(min_batch=len(raws)) as parser:
         later = [parser.submit(batch_of(raws, i * 1000)) for i in range(4)]
-        assert parser._executor is not None  # noqa: SLF001 - a real worker process
+        assert parser._worker is not None  # noqa: SLF001 - a real worker process
         for result in later:
             same(result(), expected)
+    assert parser._worker is None  # noqa: SLF001 - ended with the context
 
 
 def test_small_batches_start_no_worker() -> None:
     with ParseAhead(min_batch=50) as parser:
         same(parser.submit(batch_of(RAWS[:3]))(), parse_all(RAWS[:3]))
-        assert parser._executor is None  # noqa: SLF001
+        assert parser._worker is None  # noqa: SLF001
 
 
 def test_a_dead_worker_falls_back_to_parsing_here(caplog: pytest.LogCaptureFixture) -> None:
@@ -61,10 +65,9 @@ def test_a_dead_worker_falls_back_to_parsing_here(caplog: pytest.LogCaptureFixtu
     with ParseAhead(min_batch=2) as parser:
         parser.submit(batch_of(raws))()  # starts the worker
         assert parser.submit(batch_of(raws))() == expected  # the worker is up
-        executor = parser._executor  # noqa: SLF001
-        assert executor is not None
-        for pid in list(executor._processes):  # noqa: SLF001
-            os.kill(pid, signal.SIGKILL)
+        worker = parser._worker  # noqa: SLF001
+        assert worker is not None
+        os.kill(worker._process.pid, signal.SIGKILL)  # noqa: SLF001
         with caplog.at_level(logging.WARNING, logger="notnow.daemon.parsing"):
             results = [parser.submit(batch_of(raws))() for _ in range(3)]
     for result in results:
@@ -89,3 +92,36 @@ def test_submitting_pairs_each_batch_and_closes_what_it_wraps() -> None:
         same(later(), parse_all(RAWS[:2]))
         wrapped.close()  # as ReadAhead does when a pass stops early
     assert closed == [True]
+
+
+def test_the_worker_does_not_outlive_a_killed_daemon(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from notnow.daemon.parsing import ParseAhead\n"
+        "from notnow.mailbox.base import Fetched\n"
+        "raw = b'From: a@b.example\\nSubject: s\\n\\nhello\\n'\n"
+        "batch = [Fetched('INBOX', str(i), i, raw) for i in range(60)]\n"
+        "parser = ParseAhead()\n"
+        "parser.submit(batch)()\n"
+        "parser.submit(batch)()\n"
+        "print(parser._worker._process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert daemon.stdout is not None
+    worker = int(daemon.stdout.readline())
+    assert Path(f"/proc/{worker}").exists()
+    daemon.kill()
+    daemon.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"  # a zombie has ended; init reaps it

@@ -6,22 +6,34 @@ batches of at least ``MIN_BATCH`` messages, ``ParseAhead`` hands parsing to one 
 process, so the next batch is parsed while this one is judged; a live arrival (a batch
 of one or two) is parsed here, and an idle daemon has no worker at all.
 
-The worker is spawned, not forked: it imports only the parser (about 30 MB, no model),
-and a fork of a process holding sockets, threads and a model is neither small nor safe.
-Its results are the same ``Email`` objects ``message.parse`` gives here (with
-``new_text`` already worked out); a message that does not parse comes back as the
-reason. If the worker cannot be started or dies, batches are parsed here from then on
-and the pass goes on: nothing is skipped either way.
+The worker is ``python -m notnow.daemon.parsing``, talking over its stdin and stdout:
+it imports only the parser (about 25 MB, no model). Not multiprocessing: its pools
+fork a process holding sockets, threads and a model, or spawn one plus a resource
+tracker (12 MB more), and a spawned pool worker outlives a daemon killed with SIGKILL.
+This one exits when its stdin closes, which the kernel does when the daemon dies.
+
+A request is a batch of raw messages; the answer, per message, the ``Email``
+``message.parse`` gives (``new_text`` worked out) or why it could not be read. Both
+go as length-prefixed pickles over the two pipes between this process and the child
+it started, never from a file or the network. If the worker cannot be started or dies,
+batches are parsed here from then on and the pass goes on: nothing is skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
+import pickle
+import queue
 import signal
+import struct
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from types import TracebackType
+from concurrent.futures import Future
+from typing import IO, BinaryIO, cast
 
 from notnow.errors import MessageError
 from notnow.mailbox.base import Fetched
@@ -29,11 +41,13 @@ from notnow.message import Email, parse
 
 logger = logging.getLogger(__name__)
 
-# Below this many messages a batch is parsed here: starting a worker costs more.
+# Below this many messages a batch is parsed here: a worker is not worth starting.
 MIN_BATCH = 50
 
 Parsed = list[Email | str]  # per message: the Email, or why it could not be read
 Later = Callable[[], Parsed]  # a batch's parsed messages, when the caller needs them
+
+_LENGTH = struct.Struct("!Q")
 
 
 def parse_all(raws: list[bytes]) -> Parsed:
@@ -50,9 +64,105 @@ def parse_all(raws: list[bytes]) -> Parsed:
     return parsed
 
 
-def _worker_init() -> None:
-    # The parent decides when a pass stops; Ctrl-C reaches the whole process group.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _write(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> object | None:
+    """The next value, or None at the end of the stream."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    value: object = pickle.loads(data)  # noqa: S301 - written by our own child, over a pipe
+    return value
+
+
+class _Worker:
+    """The child process, a thread feeding it requests and a thread reading its answers,
+    in order. Once it fails (it died, or a pipe broke), every batch waiting on it and
+    every later one is answered with the error at once."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", "notnow.daemon.parsing"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._requests: queue.Queue[tuple[Future[Parsed], list[bytes]] | None] = queue.Queue()
+        self._sent: queue.Queue[Future[Parsed] | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._send, name="notnow-parse-send", daemon=True),
+            threading.Thread(target=self._receive, name="notnow-parse-receive", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, raws: list[bytes]) -> Future[Parsed]:
+        future: Future[Parsed] = Future()
+        with self._lock:
+            if self._error is not None:
+                future.set_exception(self._error)
+            else:
+                self._requests.put((future, raws))
+        return future
+
+    def close(self) -> None:
+        """Let the worker answer what it was sent, then end it."""
+        self._requests.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._process.wait()
+
+    def _send(self) -> None:
+        stream = cast(BinaryIO, self._process.stdin)
+        while (request := self._requests.get()) is not None:
+            future, raws = request
+            if self._error is not None:  # answered at once, never sent
+                future.set_exception(self._error)
+                continue
+            self._sent.put(future)
+            try:
+                _write(stream, raws)
+            except (OSError, ValueError) as e:
+                self._failed(e)
+                # Closing its input ends the worker: what it was sent fails to arrive.
+                with contextlib.suppress(OSError):
+                    stream.close()
+        with contextlib.suppress(OSError):
+            stream.close()  # the worker's end of input: it exits after its last answer
+        self._sent.put(None)
+
+    def _receive(self) -> None:
+        stream = cast(BinaryIO, self._process.stdout)
+        while (future := self._sent.get()) is not None:
+            if self._error is not None:
+                future.set_exception(self._error)
+                continue
+            try:
+                value = _read(stream)
+            except Exception as e:  # noqa: BLE001 - a torn answer
+                value = e
+            if isinstance(value, list):
+                future.set_result(cast(Parsed, value))
+                continue
+            error = value if isinstance(value, Exception) else EOFError("the worker ended")
+            self._failed(error)
+            future.set_exception(error)
+        stream.close()
+
+    def _failed(self, error: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = error
 
 
 class ParseAhead:
@@ -64,21 +174,16 @@ class ParseAhead:
 
     def __init__(self, min_batch: int = MIN_BATCH) -> None:
         self._min_batch = min_batch
-        self._executor: ProcessPoolExecutor | None = None
+        self._worker: _Worker | None = None
         self._broken = False
 
     def __enter__(self) -> ParseAhead:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def __exit__(self, *exc_info: object) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def submitting(self, batches: Iterator[list[Fetched]]) -> Iterator[tuple[list[Fetched], Later]]:
         """Each batch with a callable that returns its parsed messages."""
@@ -94,33 +199,21 @@ class ParseAhead:
         raws = [fetched.raw for fetched in batch]
         if self._broken or len(raws) < self._min_batch:
             return lambda: parse_all(raws)
-        if self._executor is None:
+        if self._worker is None:
             # The first big batch is parsed here while the worker starts (its imports
-            # take longer than parsing one batch).
-            self._start()
+            # take about as long as parsing one batch).
+            try:
+                self._worker = _Worker()
+            except OSError as e:
+                self._give_up(e)
             return lambda: parse_all(raws)
-        try:
-            future = self._executor.submit(parse_all, raws)
-        except (RuntimeError, OSError) as e:  # a broken pool refuses new work
-            self._give_up(e)
-            return lambda: parse_all(raws)
+        future = self._worker.submit(raws)
         return lambda: self._result(future, raws)
-
-    def _start(self) -> None:
-        try:
-            self._executor = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-            )
-            self._executor.submit(parse_all, [])  # start it now, not on the next batch
-        except (RuntimeError, OSError) as e:
-            self._give_up(e)
 
     def _result(self, future: Future[Parsed], raws: list[bytes]) -> Parsed:
         try:
             return future.result()
-        except Exception as e:  # noqa: BLE001 - a dead worker, a pickling failure, ...
+        except Exception as e:  # noqa: BLE001 - the worker died, or its answer was torn
             self._give_up(e)
             return parse_all(raws)
 
@@ -128,3 +221,17 @@ class ParseAhead:
         if not self._broken:
             logger.warning("parse worker failed, parsing in this process from now on: %s", error)
         self._broken = True
+
+
+def _serve() -> int:
+    """The worker: answer each batch on stdin until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when a pass stops
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the answer pipe
+    while (raws := _read(requests)) is not None:
+        _write(answers, parse_all(cast(list[bytes], raws)))
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(_serve())  # no interpreter teardown: a worker ends in a millisecond
