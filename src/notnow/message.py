@@ -60,7 +60,6 @@ class Email:
     references: tuple[str, ...] = ()
     # The whole visible text: text/plain, else text from the HTML part.
     text: str = ""
-    html: str = ""
     # Lower-cased header names -> values, only those the classifier and drafts use.
     headers: dict[str, str] = field(default_factory=dict)
     defects: tuple[str, ...] = ()
@@ -131,8 +130,7 @@ def parse(raw: bytes) -> Email:
         message_id = f"<{hashlib.sha256(raw).hexdigest()[:32]}@notnow.invalid>"
 
     plain = "\n".join(plain_parts)
-    html = "\n".join(html_parts)
-    text = plain if plain.strip() else textprep.html_to_text(html)
+    text = plain if plain.strip() else textprep.html_to_text("\n".join(html_parts))
 
     senders = _addresses(headers.get("from", ""))
     return Email(
@@ -143,7 +141,6 @@ def parse(raw: bytes) -> Email:
         in_reply_to=_first_id(headers.get("in-reply-to", "")),
         references=tuple(_MESSAGE_ID.findall(headers.get("references", ""))),
         text=text.replace("\r\n", "\n").replace("\x00", ""),
-        html=html,
         headers={k: clean_header(headers[k]) for k in _KEPT_HEADERS if k in headers},
         defects=tuple(sorted(defects)),
         has_message_id=has_id,
