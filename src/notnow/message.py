@@ -26,8 +26,6 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import NamedTuple
 
-import mailparser
-
 from notnow import text as textprep
 from notnow.errors import MessageError
 
@@ -346,7 +344,11 @@ _MIME_DEBRIS = re.compile(
 
 def _text_parts_recovered(raw: bytes, message: Message) -> _Body:
     """mail-parser's reading of a broken multipart, else its whole text without the
-    boundary lines and part headers: a reader's mail client shows something too."""
+    boundary lines and part headers: a reader's mail client shows something too.
+    (mail-parser is imported here: a process that never meets such mail, like the
+    parse worker of a backlog, does not carry its 7 MB of imports.)"""
+    import mailparser
+
     parsed = mailparser.parse_from_bytes(raw)
     plain = [str(p) for p in parsed.text_plain]
     html = [str(p) for p in parsed.text_html]
