@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -206,9 +206,8 @@ def status_kb(pid: int | str, key: str) -> int:
     return 0
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (e.g. notnow's parse worker)."""
-    found = []
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, comm, the /proc/PID/stat fields after comm) of every process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -216,9 +215,13 @@ def children_of(pid: int) -> list[int]:
             text = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        yield int(entry.name), comm, text[text.rindex(")") + 2 :].split()
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (e.g. notnow's parse worker)."""
+    return [child for child, _, fields in _processes() if int(fields[1]) == pid]
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -232,19 +235,7 @@ def tree_rss_kb(pid: int) -> int:
 
 def processes_in_group(pgid: int) -> list[tuple[int, str]]:
     """(pid, comm) of every process in a process group (to find Dovecot's children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            found.append((int(entry.name), comm))
-    return found
+    return [(pid, comm) for pid, comm, fields in _processes() if int(fields[2]) == pgid]
 
 
 def wait_for_line(path: Path, pattern: str, timeout: float, process: Any = None) -> float:
