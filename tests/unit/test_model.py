@@ -59,3 +59,45 @@ def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
         archive.writestr("schema.json", json.dumps({"not": "a model"}))
     with pytest.raises(ModelError, match="cannot be read|contains types"):
         model.load(path)
+
+
+def test_other_mail_is_job_mail_or_everyday_mail() -> None:
+    def example(label: str, category: str, origin: str = "corpus/other/x.txt#1") -> bool:
+        return dataset.job_related(dataset.Example(b"", label, category, "en", origin))
+
+    assert example("rejection", "ats-workday")
+    assert example("other", "user")  # a user's labelled mail comes from job-mail folders
+    assert example("other", "application-received")
+    assert example("other", "interview-invite")
+    assert example("other", "forwarded-rejection")
+    assert not example("other", "list-thread")
+    assert not example("other", "loan-rejection")
+    assert not example("other", "bounce")
+    # a category used for both kinds goes by its corpus file
+    assert example("other", "personal", "corpus/other/en-near-personal.txt#4")
+    assert not example("other", "personal", "corpus/other/en-everyday-personal.txt#4")
+    kinds = {dataset.job_related(e) for e in dataset.bundled() if e.label == "other"}
+    assert kinds == {True, False}
+
+
+def test_three_classes_and_rejection_is_the_score(small: model.Classifier) -> None:
+    linear = small.pipeline.named_steps["model"]
+    assert list(linear.classes_) == [0, 1, 2]  # everyday, rejection, job mail
+    documents = [document(parse(e.raw)) for e in dataset.bundled()[::97]]
+    expected = small.pipeline.predict_proba(documents)[:, 1]
+    emails = [parse(e.raw) for e in dataset.bundled()[::97]]
+    assert np.allclose(small.scores(emails), expected, atol=1e-9)
+
+
+def test_explain_weighs_rejection_against_the_closest_other_kind(small: model.Classifier) -> None:
+    from notnow.classifier.explain import contributions
+
+    confirmation = parse(
+        b"From: Jobs <jobs@acme.example>\r\nSubject: Thank you for applying\r\n\r\n"
+        b"We have received your application for the position of Analyst and will review "
+        b"it carefully. If your profile matches, we will be in touch.\r\n"
+    )
+    towards, away = contributions(small, confirmation)
+    assert away and all(push < 0 for _, push in away)
+    assert all(push > 0 for _, push in towards)
+    assert small.scores([confirmation])[0] < 0.5

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox as stdlib_mailbox
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -28,6 +29,57 @@ class Example:
     category: str
     lang: str
     origin: str  # where it came from, for reports: "corpus/rejection/en-ats.txt#3"
+
+
+# Which "other" mail belongs to a job search, next to everyday mail: the model learns
+# three kinds (``model.train``), so that what job mail shares with rejections (their
+# context: positions, applications, careers) does not count as a rejection's mark. By
+# category; the few categories used for both kinds go by their corpus file. A user's
+# labelled mail is job mail: it comes from the folders the user files job mail in.
+_JOB_CATEGORY = re.compile(
+    r"^(?:ack-|ats-|application-|assessment|agency|apprenticeship|academia-|academic-(?:ack|status)"
+    r"|board-|candidate-|career-|care-ack|coaching|colleague-send|conditional|data-retention"
+    r"|deadline-|delay|dice-|draft-rejection|duplicate-app|eeo-|eligible|feedback"
+    r"|forwarded-(?:rejection|to-manager)|friend-(?:own-rejection|rejection-story|reference)"
+    r"|gdpr|glassdoor|government-(?:ack|incomplete|portal)|graduate-|handshake"
+    r"|healthcare-(?:ack|agency)|hiring-|hospital-|hospitality-|hourly-|hr-admin|incomplete-"
+    r"|indeed-|interview-|internal-app|internship-|job|linkedin-|mentor-advice|meetup|monster-"
+    r"|need-more-time|networking|next-|nonprofit-|offer|onboarding|one-liner-ack|otta-|own-reply"
+    r"|personal-ack|pre-employment|process-change|public-portal|public-sector|publishing-ack"
+    r"|re-engagement|recruiter-|reed-|reference-|referral-|reschedule|restaurant-ack|retail-ack"
+    r"|ripplematch|role-on-hold|scheduling|school-(?:ack|status)|seasonal-ack|second-role|seek-"
+    r"|small-business-ack|speculative|stage-passed|startup-ack|status-(?:action|advanced|change"
+    r"|checks|dates|decision|delay|forwarded|html|in-review|pending|shortlist|still|under|update"
+    r"|viewed)|still-|talent-|thread-(?:ack|status)|totaljobs|trial-"
+    r"|university-(?:ack|careers|jobboard|portal)|verify-email|volume-warning|warehouse-ack"
+    r"|wellfound|withdrawal|ziprecruiter|bigtech-ack|calendar-invite|article-newsletter"
+    r"|fellowship-ack|charity-ack|childcare-ack|arts-ack|bank-ack-html|acceptance$"
+    r"|admission-waitlist|scholarship-status|survey|notification|customer-survey"
+    r"|academia-admissions|background-check|campus-ack)"
+)
+_MIXED_CATEGORIES = frozenset(
+    (
+        "one-liner", "personal", "newsletter", "thread-reply", "short-reply", "everyday",
+        "admin", "contract", "calendar-declined", "acceptance", "notification", "survey",
+        "friends", "friend", "public-sector", "order",
+    )
+)  # fmt: skip
+_JOB_FILE = re.compile(
+    r"(?:ack|near-(?!nonjob)|jobmail|nearmiss|status|ats|hiring|lookalike|process|boilerplate"
+    r"|s4-html)"
+)
+
+
+def job_related(example: Example) -> bool:
+    """Rejections, and other mail about the reader's own job search (confirmations,
+    invitations, offers, portals, recruiters, a friend's note on a rejection) as
+    against everyday mail."""
+    if example.label == "rejection" or example.category == "user":
+        return True
+    if example.category in _MIXED_CATEGORIES:
+        name = example.origin.split("#", 1)[0].rsplit("/", 1)[-1]
+        return bool(_JOB_FILE.search(name)) and "more-nearmiss" not in name
+    return bool(_JOB_CATEGORY.match(example.category))
 
 
 def _corpus_root() -> Traversable:

@@ -22,10 +22,8 @@ def contributions(
     from sklearn.utils import murmurhash3_32
 
     pipeline = classifier.pipeline
-    linear = pipeline.named_steps["model"]
-    coefficients = linear.coef_[0]
-    sign = 1.0 if list(linear.classes_).index(1) == 1 else -1.0
     text = document(email)
+    coefficients = _rejection_coefficients(classifier, text)
     pushes: dict[str, float] = {}
     offset = 0
     for name, step in pipeline.named_steps["features"].transformer_list:
@@ -38,7 +36,7 @@ def contributions(
             # Character n-grams of three letters say little to a reader.
             if index in weights and (name == "words" or len(gram.strip()) >= 4):
                 label = gram if name == "words" else f"…{gram.strip()}…"
-                push = weights[index] * coefficients[offset + index] * sign
+                push = weights[index] * coefficients[offset + index]
                 # Character n-grams inside a word repeat the word's story; keep the largest.
                 if abs(push) > abs(pushes.get(label, 0.0)):
                     pushes[label] = float(push)
@@ -46,6 +44,20 @@ def contributions(
     towards = sorted(((g, p) for g, p in pushes.items() if p > 0), key=lambda i: -i[1])
     away = sorted(((g, p) for g, p in pushes.items() if p < 0), key=lambda i: i[1])
     return towards[:top], away[:top]
+
+
+def _rejection_coefficients(classifier: Classifier, text: str) -> Any:
+    """Per feature, how far one unit of it moves the log-odds of "rejection". With three
+    classes (rejection, job mail, everyday mail), against the other class this message
+    most resembles: that is the comparison the decision turns on."""
+    linear = classifier.pipeline.named_steps["model"]
+    classes = list(linear.classes_)
+    rejection = classes.index(1)
+    if len(linear.coef_) == 1:  # binary: one row, for classes_[1]
+        return linear.coef_[0] * (1.0 if rejection == 1 else -1.0)
+    probabilities = classifier.probabilities([text])[0]
+    rival = max((i for i in range(len(classes)) if i != rejection), key=lambda i: probabilities[i])
+    return linear.coef_[rejection] - linear.coef_[rival]
 
 
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever what a model reads changes (features, text preparation, parsing): a
 # model made for another version is rebuilt (bundled) or reported (user model).
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 DEFAULT_DRAFT_THRESHOLD = 0.60
 DEFAULT_REVIEW_THRESHOLD = 0.35
 
@@ -179,13 +179,26 @@ def train(
         raise ModelError("training needs examples of both rejection and other mail")
     emails = [parse(example.raw) for example in examples]
     documents = [document(email) for email in emails]
-    targets = [1 if example.label == "rejection" else 0 for example in examples]
+    targets = [_target(example) for example in examples]
     pipeline = build_pipeline()
     fit_params = {}
     if weights is not None:
         fit_params["model__sample_weight"] = list(weights)
     pipeline.fit(documents, targets, **fit_params)
     return Classifier(pipeline, _metadata(len(examples)))
+
+
+# The model's classes. Rejections are 1 in every model (``Classifier.scores`` reads
+# that column); other mail is two classes, job mail and everyday mail, so that the
+# words job mail shares with rejections are weighed against job mail, not against the
+# whole mailbox. A one-kind "other" (only job mail, say) gives a two-class model.
+_EVERYDAY, _REJECTION, _JOB_MAIL = 0, 1, 2
+
+
+def _target(example: dataset.Example) -> int:
+    if example.label == "rejection":
+        return _REJECTION
+    return _JOB_MAIL if dataset.job_related(example) else _EVERYDAY
 
 
 def _metadata(count: int) -> dict[str, Any]:
