@@ -23,6 +23,7 @@ from notnow.classifier import dataset
 from notnow.classifier.features import document
 from notnow.classifier.wordwise import WordwiseCharCounts
 from notnow.errors import ModelError
+from notnow.memory import release_freed_memory
 from notnow.message import Email
 
 logger = logging.getLogger(__name__)
@@ -323,7 +324,7 @@ def active(model_path: Path | None = None) -> Classifier:
     # which on top of a loaded model made the process's peak RSS (269 -> 212 MB).
     textprep.load_language_identifier()
     classifier = _active(model_path)
-    _release_freed_memory()
+    release_freed_memory()  # what loading freed (about 25 MB) is not kept
     return classifier
 
 
@@ -337,14 +338,3 @@ def _active(model_path: Path | None) -> Classifier:
         except ModelError as e:
             logger.warning("%s; using the bundled model", e)
     return bundled()
-
-
-def _release_freed_memory() -> None:
-    """Give the heap that loading freed back to the system. glibc keeps freed small
-    blocks for reuse, so what skops and the language tables freed while loading stayed
-    in a daemon's RSS for as long as it ran (about 25 MB). Elsewhere, nothing to do."""
-    import contextlib
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)

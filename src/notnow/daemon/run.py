@@ -24,6 +24,7 @@ from notnow.daemon.parsing import ParseAhead, Parsed, parse_all
 from notnow.daemon.readahead import ReadAhead
 from notnow.daemon.state import State
 from notnow.mailbox.base import Checkpoint, Fetched, Mailbox
+from notnow.memory import release_freed_memory
 from notnow.message import Email
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,8 @@ class AccountPass:
                 else:
                     self.apply(result, report)
                     self.advance(folder, batch)
+                # A batch leaves freed blocks behind; kept, they add up over a backlog.
+                release_freed_memory()
                 if self.should_stop():
                     break
 
