@@ -125,3 +125,17 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"  # a zombie has ended; init reaps it
+
+
+def test_the_worker_leaves_stopping_to_the_daemon() -> None:
+    raws = RAWS * 2
+    with ParseAhead(min_batch=2) as parser:
+        parser.submit(batch_of(raws))()  # starts the worker
+        worker = parser._worker  # noqa: SLF001
+        assert worker is not None
+        assert parser.submit(batch_of(raws))() == parse_all(raws)
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            os.kill(worker._process.pid, signal_number)  # noqa: SLF001
+        assert parser.submit(batch_of(raws))() == parse_all(raws)
+        assert not parser._broken  # noqa: SLF001 - still the worker's answer
+    assert worker._process.returncode == 0  # noqa: SLF001 - ended by its input closing

@@ -225,7 +225,10 @@ class ParseAhead:
 
 def _serve() -> int:
     """The worker: answer each batch on stdin until stdin closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when a pass stops
+    # The daemon decides when a pass stops (Ctrl-C and systemd's SIGTERM reach the whole
+    # process group); the worker ends when its input does, after its last answer.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
     while (raws := _read(requests)) is not None:
