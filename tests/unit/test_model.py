@@ -90,13 +90,14 @@ def test_three_classes_and_rejection_is_the_score(small: model.Classifier) -> No
 
 
 def test_explain_weighs_rejection_against_the_closest_other_kind(small: model.Classifier) -> None:
-    from notnow.classifier.explain import contributions
+    from notnow.classifier.explain import contributions, explain
 
     confirmation = parse(
         b"From: Jobs <jobs@acme.example>\r\nSubject: Thank you for applying\r\n\r\n"
         b"We have received your application for the position of Analyst and will review "
         b"it carefully. If your profile matches, we will be in touch.\r\n"
     )
+    assert "weighed against:   other job mail; before any word" in explain(small, confirmation)
     towards, away = contributions(small, confirmation)
     assert away and all(push < 0 for _, push in away)
     assert all(push > 0 for _, push in towards)

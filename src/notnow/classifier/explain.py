@@ -23,7 +23,7 @@ def contributions(
 
     pipeline = classifier.pipeline
     text = document(email)
-    coefficients = _rejection_coefficients(classifier, text)
+    coefficients, _, _ = _comparison(classifier, text)
     pushes: dict[str, float] = {}
     offset = 0
     for name, step in pipeline.named_steps["features"].transformer_list:
@@ -46,23 +46,34 @@ def contributions(
     return towards[:top], away[:top]
 
 
-def _rejection_coefficients(classifier: Classifier, text: str) -> Any:
-    """Per feature, how far one unit of it moves the log-odds of "rejection". With three
-    classes (rejection, job mail, everyday mail), against the other class this message
-    most resembles: that is the comparison the decision turns on."""
+# What the rejection class is weighed against, by class number (model._target).
+_RIVALS = {0: "everyday mail", 2: "other job mail"}
+
+
+def _comparison(classifier: Classifier, text: str) -> tuple[Any, float, str]:
+    """(per feature, how far one unit of it moves the log-odds of "rejection"; those
+    log-odds before any feature; what they are the odds against). With three classes
+    (rejection, job mail, everyday mail), against the other class this message most
+    resembles: that is the comparison the decision turns on."""
     linear = classifier.pipeline.named_steps["model"]
     classes = list(linear.classes_)
     rejection = classes.index(1)
     if len(linear.coef_) == 1:  # binary: one row, for classes_[1]
-        return linear.coef_[0] * (1.0 if rejection == 1 else -1.0)
+        sign = 1.0 if rejection == 1 else -1.0
+        return linear.coef_[0] * sign, float(linear.intercept_[0]) * sign, "other mail"
     probabilities = classifier.probabilities([text])[0]
     rival = max((i for i in range(len(classes)) if i != rejection), key=lambda i: probabilities[i])
-    return linear.coef_[rejection] - linear.coef_[rival]
+    return (
+        linear.coef_[rejection] - linear.coef_[rival],
+        float(linear.intercept_[rejection] - linear.intercept_[rival]),
+        _RIVALS.get(classes[rival], "other mail"),
+    )
 
 
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
     verdict = classifier.classify([email])[0]
     towards, away = contributions(classifier, email, top)
+    _, before, against = _comparison(classifier, document(email))
 
     def show(items: list[tuple[str, float]]) -> str:
         return ", ".join(f"{gram!r} {push:+.2f}" for gram, push in items) or "nothing"
@@ -71,6 +82,7 @@ def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
         [
             f"  label {verdict.label}, score {verdict.score:.3f} (band {verdict.band}), "
             f"language {verdict.lang}",
+            f"  weighed against:   {against}; before any word {before:+.2f}",
             f"  towards rejection: {show(towards)}",
             f"  away from it:      {show(away)}",
         ]
