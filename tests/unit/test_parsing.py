@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from notnow.daemon import parsing
 from notnow.daemon.parsing import ParseAhead, parse_all
 from notnow.mailbox.base import Fetched
 from notnow.message import Email
@@ -139,3 +140,22 @@ def test_the_worker_leaves_stopping_to_the_daemon() -> None:
         assert parser.submit(batch_of(raws))() == parse_all(raws)
         assert not parser._broken  # noqa: SLF001 - still the worker's answer
     assert worker._process.returncode == 0  # noqa: SLF001 - ended by its input closing
+
+
+def test_a_wedged_worker_is_stopped_when_the_pass_ends(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(parsing, "CLOSE_SECONDS", 1)
+    raws = RAWS * 2
+    with (
+        caplog.at_level(logging.WARNING, logger="notnow.daemon.parsing"),
+        ParseAhead(min_batch=2) as parser,
+    ):
+        parser.submit(batch_of(raws))()  # starts the worker
+        worker = parser._worker  # noqa: SLF001
+        assert worker is not None
+        assert parser.submit(batch_of(raws))() == parse_all(raws)
+        os.kill(worker._process.pid, signal.SIGSTOP)  # noqa: SLF001 - wedged
+        parser.submit(batch_of(raws))  # sent, never answered, never waited for
+    assert worker._process.returncode == -signal.SIGKILL  # noqa: SLF001
+    assert any("did not finish" in r.getMessage() for r in caplog.records)

@@ -31,6 +31,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import IO, BinaryIO, cast
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # Below this many messages a batch is parsed here: a worker is not worth starting.
 MIN_BATCH = 50
+# How long a closing worker may take to answer what it was sent (a batch takes ~0.1 s).
+CLOSE_SECONDS = 30
 
 Parsed = list[Email | str]  # per message: the Email, or why it could not be read
 Later = Callable[[], Parsed]  # a batch's parsed messages, when the caller needs them
@@ -116,10 +119,17 @@ class _Worker:
         return future
 
     def close(self) -> None:
-        """Let the worker answer what it was sent, then end it."""
+        """Let the worker answer what it was sent, then end it; one that does not within
+        ``CLOSE_SECONDS`` (wedged on some message) is killed, so a daemon always stops."""
         self._requests.put(None)
+        deadline = time.monotonic() + CLOSE_SECONDS
         for thread in self._threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            logger.warning("the parse worker did not finish in %d s: stopping it", CLOSE_SECONDS)
+            self._process.kill()
+            for thread in self._threads:
+                thread.join()
         self._process.wait()
 
     def _send(self) -> None:
