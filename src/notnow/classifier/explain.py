@@ -19,11 +19,17 @@ def contributions(
     classifier: Classifier, email: Email, top: int = 8
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(n-grams pushing towards "rejection", n-grams pushing away), strongest first."""
+    text = document(email)
+    coefficients, _, _ = _comparison(classifier, text)
+    return _pushes(classifier, text, coefficients, top)
+
+
+def _pushes(
+    classifier: Classifier, text: str, coefficients: Any, top: int
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     from sklearn.utils import murmurhash3_32
 
     pipeline = classifier.pipeline
-    text = document(email)
-    coefficients, _, _ = _comparison(classifier, text)
     pushes: dict[str, float] = {}
     offset = 0
     for name, step in pipeline.named_steps["features"].transformer_list:
@@ -72,8 +78,9 @@ def _comparison(classifier: Classifier, text: str) -> tuple[Any, float, str]:
 
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
     verdict = classifier.classify([email])[0]
-    towards, away = contributions(classifier, email, top)
-    _, before, against = _comparison(classifier, document(email))
+    text = document(email)
+    coefficients, before, against = _comparison(classifier, text)
+    towards, away = _pushes(classifier, text, coefficients, top)
 
     def show(items: list[tuple[str, float]]) -> str:
         return ", ".join(f"{gram!r} {push:+.2f}" for gram, push in items) or "nothing"
