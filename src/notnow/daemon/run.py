@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from notnow.classifier.model import Classifier
 from notnow.config import AccountConfig, Config
 from notnow.daemon import plan as planning
-from notnow.daemon.parsing import ParseAhead, Parsed, parse_all
+from notnow.daemon.parsing import ParseAhead, Parsed
 from notnow.daemon.readahead import ReadAhead
 from notnow.daemon.state import State
 from notnow.mailbox.base import Checkpoint, Fetched, Mailbox
@@ -153,12 +153,9 @@ class AccountPass:
                 if self.should_stop():
                     break
 
-    def prepare(self, batch: list[Fetched], parsed: Parsed | None = None) -> list[planning.Item]:
+    def prepare(self, batch: list[Fetched], parsed: Parsed) -> list[planning.Item]:
         """Score every message of a batch in one go; ``parsed`` is the batch parsed
-        (``parsing.parse_all``), here if not given. A message that cannot be read is
-        recorded, not fatal."""
-        if parsed is None:
-            parsed = parse_all([fetched.raw for fetched in batch])
+        (``parsing.ParseAhead``). A message that cannot be read is recorded, not fatal."""
         emails: dict[int, Email] = {}
         errors: dict[int, str] = {}
         for index, (fetched, result) in enumerate(zip(batch, parsed, strict=True)):
