@@ -361,8 +361,7 @@ def _text_parts_recovered(raw: bytes, message: Message) -> _Body:
 
 # Every header ``parse`` reads: the first of each name counts.
 _READ_HEADERS = frozenset(
-    ("from", "subject", "message-id", "date", "to", "cc", "reply-to", "in-reply-to")
-    + ("references",)
+    ("from", "subject", "message-id", "date", "to", "cc", "reply-to", "in-reply-to", "references")
     + _KEPT_HEADERS
 )
 
