@@ -8,7 +8,7 @@ Owns four steps and the order the classifier sees them in (``prepare``):
   quoted history and forwarded blocks below it (en, de, fr, es, nl, pt mail clients).
 - ``trim_footer``: signatures and trailing boilerplate (unsubscribe, confidentiality,
   EEO, privacy and address blocks). Only trailing blocks; never the middle of a message.
-- ``detect_language``: one of ``LANGUAGES``, decided on the prepared text.
+- ``detect_language``: one of ``language.LANGUAGES``, decided on the prepared text.
 
 Everything here is linear in the input (mail in the wild is hostile and sometimes huge):
 the HTML tokenizer is our own rather than ``html.parser``, which is quadratic on some
@@ -22,9 +22,8 @@ import functools
 import html
 import re
 from collections.abc import Iterable, Sequence
-from typing import Protocol, cast
 
-LANGUAGES = ("en", "de", "fr", "es", "nl", "pt")
+from notnow import language
 
 # The classifier sees at most this much text; rejections say what they say early.
 MAX_PREPARED_CHARS = 6000
@@ -850,27 +849,9 @@ def prepare_written(subject: str, written: str) -> str:
 # -- language -----------------------------------------------------------------------------
 
 
-class _LanguageIdentifier(Protocol):
-    def classify(self, text: str) -> tuple[str, float]: ...
-
-
-@functools.lru_cache(maxsize=1)
-def _identifier() -> _LanguageIdentifier:
-    """py3langid's model, restricted to LANGUAGES; loaded once, on first use."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(LANGUAGES))
-    # set_languages keeps the 97-language tables to allow a reset (28 MB a daemon carries
-    # for months); the six-language ones are all notnow uses.
-    if hasattr(identifier, "_full_model"):
-        identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
-    return cast(_LanguageIdentifier, identifier)
-
-
 def load_language_identifier() -> None:
     """Load the identifier now rather than on the first message that needs it."""
-    _identifier()
+    language.identifier()
 
 
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -894,8 +875,6 @@ def language_of(written: str) -> str:
     first = _LETTERS.search(sample)
     if first is None or _LETTERS.search(sample, first.end()) is None:
         return "en"  # fewer than two letters
-    language, probability = _identifier().classify(sample)
+    detected, probability = language.identifier().classify(sample)
     # Below this, a sample has too little evidence ("Hi", "OK"): use the most common one.
-    if probability < _MIN_LANGUAGE_PROBABILITY or language not in LANGUAGES:
-        return "en"
-    return str(language)
+    return detected if probability >= _MIN_LANGUAGE_PROBABILITY else "en"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notnow import text
+from notnow.language import LANGUAGES
 from notnow.text import (
-    LANGUAGES,
     detect_language,
     html_to_text,
     new_part,
@@ -498,11 +498,6 @@ def test_detect_language_judges_the_new_part_not_the_quote_or_footer() -> None:
 @pytest.mark.parametrize("sample", ["", "   \n", "12345", "https://acme.example", "OK", "Hi"])
 def test_detect_language_without_evidence_is_english(sample: str) -> None:
     assert detect_language(sample) == "en"
-
-
-def test_the_identifier_is_loaded_once() -> None:
-    detect_language("Bonjour, merci pour votre candidature.")
-    assert text._identifier() is text._identifier()
 
 
 # -- properties ---------------------------------------------------------------------------

@@ -320,8 +320,8 @@ def bundled() -> Classifier:
 
 def active(model_path: Path | None = None) -> Classifier:
     """A user-given model, else the user's trained model in the cache dir, else bundled."""
-    # The language identifier first: its load briefly takes ~57 MB more than it keeps,
-    # which on top of a loaded model made the process's peak RSS (269 -> 212 MB).
+    # The language identifier first: its load briefly takes ~85 MB more than it keeps,
+    # which on top of a loaded model would make the process's peak RSS.
     textprep.load_language_identifier()
     classifier = _active(model_path)
     release_freed_memory()  # what loading freed (about 25 MB) is not kept

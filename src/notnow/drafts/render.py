@@ -22,11 +22,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from notnow.errors import UserError
+from notnow.language import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
 BUNDLED_TEMPLATE = "reply.txt.j2"
-LANGUAGES = ("en", "de", "fr", "es", "nl", "pt")
 
 # What is left of a placeholder when a template printed one literally.
 _LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")

@@ -1,0 +1,66 @@
+"""The compact identifier answers exactly as py3langid does over the six languages."""
+
+from __future__ import annotations
+
+import pytest
+from py3langid.langid import MODEL_FILE
+from py3langid.langid import LanguageIdentifier as Full
+
+from notnow import language
+from notnow.classifier import dataset
+from notnow.message import parse
+from notnow.text import detect_language
+
+
+@pytest.fixture(scope="module")
+def py3langid() -> Full:
+    full = Full.from_model_file(MODEL_FILE, norm_probs=True)
+    full.set_languages(list(language.LANGUAGES))
+    return full
+
+
+def _corpus_samples() -> list[str]:
+    """Every 13th corpus message's subject and new text, all six languages among them."""
+    samples = []
+    for example in dataset.bundled()[::13]:
+        email = parse(example.raw)
+        samples.append((email.subject + "\n" + email.new_text)[:600])
+    return samples
+
+
+HAND_WRITTEN = [
+    "Thank you for your interest; we have decided to move forward with another candidate.",
+    "Leider müssen wir Ihnen mitteilen, dass wir uns für eine andere Bewerberin entschieden haben.",
+    "Nous avons le regret de vous informer que votre candidature n'a pas été retenue.",
+    "Lamentamos informarle que hemos seleccionado a otro candidato para el puesto.",
+    "Helaas moeten wir je laten weten dat we voor een andere kandidaat hebben gekozen.",
+    "Infelizmente, decidimos seguir com outro candidato para esta vaga.",
+    "ÜBERPRÜFUNG ABGESCHLOSSEN",  # all capitals: lower-cased first, as py3langid does
+    "😀 naïve café – ½",  # non-ASCII bytes and rare states
+    "",
+]
+
+
+def test_same_language_and_probability_as_py3langid(py3langid: Full) -> None:
+    compact = language.identifier()
+    samples = HAND_WRITTEN + _corpus_samples()
+    seen = set()
+    for sample in samples:
+        expected, expected_probability = py3langid.classify(sample)
+        detected, probability = compact.classify(sample)
+        if sample:
+            assert detected == expected, sample
+        assert probability == pytest.approx(expected_probability, abs=1e-5), sample
+        seen.add(detected)
+    assert seen == set(language.LANGUAGES)
+
+
+def test_the_identifier_is_built_once() -> None:
+    detect_language("Bonjour, merci pour votre candidature.")
+    assert language.identifier() is language.identifier()
+
+
+def test_transitions_are_held_in_sixteen_bits() -> None:
+    compact = language.identifier()
+    assert compact._moves.itemsize == 2
+    assert len(compact._wide_at) < len(compact._moves) // 100
