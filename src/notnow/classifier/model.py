@@ -54,6 +54,16 @@ class Classifier:
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
     _wordwise: dict[str, WordwiseCharCounts] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        # Scores are X @ coef_.T. With coef_ column-major that product reads it in place;
+        # row-major, scipy copies all of it (12 MB) for every batch scored.
+        steps = getattr(self.pipeline, "named_steps", {})
+        linear = steps.get("model") if isinstance(steps, dict) else None
+        if linear is not None and hasattr(linear, "coef_"):
+            import numpy as np
+
+            linear.coef_ = np.asfortranarray(linear.coef_)
+
     def scores(self, emails: Sequence[Email]) -> list[float]:
         if not emails:
             return []
