@@ -836,8 +836,9 @@ def prepare_written(subject: str, written: str) -> str:
     if not text.isascii():
         text = _INVISIBLE_CHARS.sub("", text)
     text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = _SPACES.sub(" ", text).split("\n")
-    text = "\n".join(filter(None, map(str.strip, lines)))
+    # Runs of spaces to one, each line stripped; split() is several times faster than
+    # a regular expression that matches every space.
+    text = "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
     if len(text) > MAX_PREPARED_CHARS:
         cut = max(
             text.rfind(" ", 0, MAX_PREPARED_CHARS + 1), text.rfind("\n", 0, MAX_PREPARED_CHARS + 1)
