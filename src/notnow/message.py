@@ -87,6 +87,11 @@ class Email:
         return textprep.written_part(self.text)
 
     @functools.cached_property
+    def document(self) -> str:
+        """What the classifier reads: the subject and ``new_text``, prepared for it."""
+        return textprep.prepare_written(self.subject, self.new_text)
+
+    @functools.cached_property
     def lang(self) -> str:
         return textprep.language_of(self.subject + "\n" + self.new_text)
 

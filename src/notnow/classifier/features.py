@@ -7,9 +7,9 @@ an old thread under a new interview invitation, is judged by the new words.
 
 from __future__ import annotations
 
-from notnow import text as textprep
 from notnow.message import Email
 
 
 def document(email: Email) -> str:
-    return textprep.prepare_written(email.subject, email.new_text)
+    """``Email.document``: worked out once per message, by a parse worker in a backlog."""
+    return email.document

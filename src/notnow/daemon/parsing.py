@@ -13,7 +13,8 @@ tracker (12 MB more), and a spawned pool worker outlives a daemon killed with SI
 This one exits when its stdin closes, which the kernel does when the daemon dies.
 
 A request is a batch of raw messages; the answer, per message, the ``Email``
-``message.parse`` gives (``new_text`` worked out) or why it could not be read. Both
+``message.parse`` gives (``new_text`` and ``document`` worked out) or why it could not
+be read. Both
 go as length-prefixed pickles over the two pipes between this process and the child
 it started, never from a file or the network. If the worker cannot be started or dies,
 batches are parsed here from then on and the pass goes on: nothing is skipped.
@@ -62,7 +63,7 @@ def parse_all(raws: list[bytes]) -> Parsed:
         except MessageError as e:
             parsed.append(str(e))
             continue
-        _ = email.new_text  # cached on the instance: worked out here, carried with it
+        _ = email.document  # and new_text: cached on the instance, carried with it
         parsed.append(email)
     return parsed
 
