@@ -205,3 +205,30 @@ def subject_of(drafts: list[tuple[int, bytes, tuple[str, ...]]], source: str) ->
         if message["X-Notnow-Source"] == source:
             return str(message["Subject"])[:40]
     raise AssertionError(source)
+
+
+def test_drafts_over_the_daily_cap_are_saved_later_each_once(home: Path, dovecot: Dovecot) -> None:
+    user = dovecot.add_user()
+    messages = sample_messages()
+    for _, raw in messages:
+        dovecot.deliver(user, "INBOX", raw)
+    expected = classify_rejections(home, messages)
+    config = write_config(home, dovecot, user)
+    plain = config.read_text(encoding="utf-8")
+    config.write_text(plain + "[drafts]\nmax_per_day = 1\n", encoding="utf-8")
+
+    first = notnow("run", "--once", "--config", str(config), check=True)
+    assert f"saved 1 draft(s), {len(expected) - 1} deferred by the daily cap" in first.stdout
+    assert first.stdout.count("  deferred: ") == len(expected) - 1
+    assert len(dovecot.messages(user, "Drafts")) == 1
+
+    # A later pass with room under the cap saves what was deferred (the cap counts the
+    # drafts saved today, so a higher cap stands in for the next day).
+    config.write_text(plain + "[drafts]\nmax_per_day = 100\n", encoding="utf-8")
+    notnow("run", "--once", "--config", str(config), check=True)
+    notnow("run", "--once", "--config", str(config), check=True)
+    sources = [
+        email.message_from_bytes(raw)["X-Notnow-Source"]
+        for _, raw, _ in dovecot.messages(user, "Drafts")
+    ]
+    assert sorted(sources) == sorted(expected)

@@ -96,13 +96,12 @@ def describe(report: PassReport) -> str:
             else ""
         )
     ]
-    for action in report.drafts_saved:
+    for note in report.drafts_saved:
         lines.append(
-            f"  draft: {action.draft.subject!r} to {action.draft.to or '(no recipient)'}"
-            f"  (source {action.source_id})"
+            f"  draft: {note.subject!r} to {note.to or '(no recipient)'}  (source {note.source_id})"
         )
-    for action in report.drafts_deferred:
-        lines.append(f"  deferred: {action.draft.subject!r} (source {action.source_id})")
+    for note in report.drafts_deferred:
+        lines.append(f"  deferred: {note.subject!r} (source {note.source_id})")
     for where, why in report.failed:
         lines.append(f"  unreadable, skipped: {where}: {why}")
     if report.dry_run:

@@ -38,9 +38,23 @@ class PassReport:
     rejections: int = 0
     review: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
-    drafts_saved: list[planning.SaveDraft] = field(default_factory=list)
-    drafts_deferred: list[planning.SaveDraft] = field(default_factory=list)
+    drafts_saved: list[DraftNote] = field(default_factory=list)
+    drafts_deferred: list[DraftNote] = field(default_factory=list)
     error: str = ""  # why the account could not be processed, for the user
+
+
+@dataclass(frozen=True)
+class DraftNote:
+    """What a report keeps of a draft saved or deferred: not the draft itself, of which a
+    first pass over years of mail can defer thousands."""
+
+    source_id: str
+    subject: str
+    to: str
+
+    @classmethod
+    def of(cls, action: planning.SaveDraft) -> DraftNote:
+        return cls(action.source_id, action.draft.subject, action.draft.to)
 
 
 def _today() -> datetime:
@@ -204,10 +218,11 @@ class AccountPass:
 
     def apply(self, result: planning.Plan, report: PassReport) -> None:
         name = self.account.name
+        deferred = [a for a in result.actions if isinstance(a, planning.SaveDraft) and a.deferred]
         for action in result.actions:
-            if isinstance(action, planning.SaveDraft):
+            if isinstance(action, planning.SaveDraft) and not action.deferred:
                 draft = action.draft
-                with self.state.transaction():
+                with self.state.transaction():  # the intent is on disk before the APPEND
                     self.state.add_draft(
                         name,
                         action.source_id,
@@ -216,22 +231,27 @@ class AccountPass:
                         draft.raw,
                         draft.to,
                         draft.subject,
-                        "deferred" if action.deferred else "intent",
+                        "intent",
                     )
-                if action.deferred:
-                    logger.info(
-                        "daily cap of %d drafts reached; draft for %s deferred",
-                        self.config.drafts.max_per_day,
-                        action.source_id,
-                    )
-                    report.drafts_deferred.append(action)
-                    continue
                 self._append(action.source_id, draft.raw)
-                report.drafts_saved.append(action)
+                report.drafts_saved.append(DraftNote.of(action))
             elif isinstance(action, planning.Tag):
                 with self._mailbox_lock:
                     self.mailbox.add_keyword(action.folder, action.key, action.keyword)
+        # Drafts over today's cap are stored with the batch's records, in one transaction.
         with self.state.transaction():
+            for action in deferred:
+                draft = action.draft
+                self.state.add_draft(
+                    name,
+                    action.source_id,
+                    draft.message_id,
+                    action.thread,
+                    draft.raw,
+                    draft.to,
+                    draft.subject,
+                    "deferred",
+                )
             for record in result.records:
                 self.state.record_message(
                     name,
@@ -245,6 +265,13 @@ class AccountPass:
                     sender=record.sender,
                     reason=record.reason,
                 )
+        if deferred:
+            logger.info(
+                "daily cap of %d drafts reached; %d draft(s) deferred to a later day",
+                self.config.drafts.max_per_day,
+                len(deferred),
+            )
+            report.drafts_deferred += map(DraftNote.of, deferred)
         self.count(result, report, applied=True)
 
     def _append(self, source_id: str, raw: bytes) -> None:
@@ -267,7 +294,8 @@ class AccountPass:
                 report.failed.append((f"{record.folder}/{record.key}", record.reason))
         if not applied:
             for action in result.drafts:
-                (report.drafts_deferred if action.deferred else report.drafts_saved).append(action)
+                notes = report.drafts_deferred if action.deferred else report.drafts_saved
+                notes.append(DraftNote.of(action))
 
     def advance(self, folder: str, batch: list[Fetched]) -> None:
         validity = batch[-1].validity
