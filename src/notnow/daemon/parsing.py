@@ -15,8 +15,8 @@ This one exits when its stdin closes, which the kernel does when the daemon dies
 A request is a batch of raw messages; the answer, per message, the ``Email``
 ``message.parse`` gives (``new_text`` and ``document`` worked out) or why it could not
 be read. Both go as length-prefixed pickles over the two pipes between this process and
-the child it started, never from a file or the network. If the worker cannot be started or dies,
-batches are parsed here from then on and the pass goes on: nothing is skipped.
+the child it started, never from a file or the network. If the worker cannot be started
+or dies, batches are parsed here from then on and the pass goes on: nothing is skipped.
 """
 
 from __future__ import annotations
