@@ -12,13 +12,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from notnow.errors import NotnowError, UserError
 
 logger = logging.getLogger("notnow")
+
+
+# Messages `notnow classify` parses and scores at a time.
+_CLASSIFY_BATCH = 256
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,16 +214,34 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from notnow.classifier import dataset, model
-    from notnow.errors import MessageError
-    from notnow.message import parse
+    from notnow.daemon.parsing import Later, ParseAhead
+    from notnow.message import Email
 
     classifier = model.active(args.model)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UserError(f"no such file or folder: {', '.join(missing)}")
-    batch: list[tuple[str, Any]] = []
 
-    def flush() -> None:
+    def chunks() -> Iterator[tuple[list[str], list[bytes]]]:
+        names: list[str] = []
+        raws: list[bytes] = []
+        for path in args.paths:
+            for source in dataset.read_sources(path):
+                names.append(source.name)
+                raws.append(source.raw)
+                if len(raws) >= _CLASSIFY_BATCH:
+                    yield names, raws
+                    names, raws = [], []
+        if raws:
+            yield names, raws
+
+    def judge(names: list[str], parsed: Later) -> None:
+        batch: list[tuple[str, Email]] = []
+        for name, result in zip(names, parsed(), strict=True):
+            if isinstance(result, Email):
+                batch.append((name, result))
+            else:
+                print(f"notnow: skipping {name}: {result}", file=sys.stderr)
         emails = [email for _, email in batch]
         for (name, email), verdict in zip(batch, classifier.classify(emails), strict=True):
             if args.json:
@@ -239,17 +261,17 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 from notnow.classifier.explain import explain
 
                 print(explain(classifier, email))
-        batch.clear()
 
-    for path in args.paths:
-        for source in dataset.read_sources(path):
-            try:
-                batch.append((source.name, parse(source.raw)))
-            except MessageError as e:
-                print(f"notnow: skipping {source.name}: {e}", file=sys.stderr)
-            if len(batch) >= 256:
-                flush()
-    flush()
+    # Many files: the next batch is parsed in a worker process while this one is judged.
+    with ParseAhead() as parser:
+        waiting: tuple[list[str], Later] | None = None
+        for names, raws in chunks():
+            submitted = (names, parser.submit_raws(raws))
+            if waiting is not None:
+                judge(*waiting)
+            waiting = submitted
+        if waiting is not None:
+            judge(*waiting)
     return 0
 
 

@@ -117,3 +117,32 @@ def test_run_once_on_a_maildir_account(home: Path, tmp_path: Path) -> None:
     assert len(list((tmp_path / "Mail" / ".Drafts" / "cur").iterdir())) == len(drafts)
     status = notnow("status", "--config", str(config), check=True)
     assert "[local]" in status.stdout and "in Drafts" in status.stdout
+
+
+def test_classify_many_files_in_order_with_unreadable_ones_skipped(
+    home: Path, tmp_path: Path
+) -> None:
+    # 600 files: more than two batches, so most are parsed in the parse worker.
+    names = sorted(entry.name for entry in SAMPLES.iterdir() if entry.name.endswith(".eml"))
+    folder = tmp_path / "many"
+    folder.mkdir()
+    expected = []
+    for i in range(600):
+        path = folder / f"{i:04d}.eml"
+        if i in (7, 300, 599):
+            path.write_bytes(b"   \r\n")
+            continue
+        path.write_bytes(sample(names[i % len(names)]))
+        expected.append(str(path))
+    one = notnow("classify", "--json", str(folder / "0000.eml"), check=True)
+
+    result = notnow("classify", "--json", str(folder), check=True)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["source"] for row in rows] == expected
+    assert rows[0] == json.loads(one.stdout)  # the same verdict alone and in a batch
+    first_verdict: dict[bytes, tuple[str, float, str]] = {}
+    for row in rows:  # the same message gets the same verdict wherever it was parsed
+        verdict = (row["label"], row["score"], row["lang"])
+        assert first_verdict.setdefault(Path(row["source"]).read_bytes(), verdict) == verdict
+    assert result.stderr.count("notnow: skipping") == 3
+    assert f"skipping {folder / '0300.eml'}: empty message" in result.stderr

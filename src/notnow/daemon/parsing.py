@@ -206,7 +206,10 @@ class ParseAhead:
                 close()
 
     def submit(self, batch: list[Fetched]) -> Later:
-        raws = [fetched.raw for fetched in batch]
+        return self.submit_raws([fetched.raw for fetched in batch])
+
+    def submit_raws(self, raws: list[bytes]) -> Later:
+        """Parse raw messages: in the worker, or here for a small batch."""
         if self._broken or len(raws) < self._min_batch:
             return lambda: parse_all(raws)
         if self._worker is None:
