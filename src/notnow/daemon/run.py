@@ -221,19 +221,9 @@ class AccountPass:
         deferred = [a for a in result.actions if isinstance(a, planning.SaveDraft) and a.deferred]
         for action in result.actions:
             if isinstance(action, planning.SaveDraft) and not action.deferred:
-                draft = action.draft
                 with self.state.transaction():  # the intent is on disk before the APPEND
-                    self.state.add_draft(
-                        name,
-                        action.source_id,
-                        draft.message_id,
-                        action.thread,
-                        draft.raw,
-                        draft.to,
-                        draft.subject,
-                        "intent",
-                    )
-                self._append(action.source_id, draft.raw)
+                    self._store(action, "intent")
+                self._append(action.source_id, action.draft.raw)
                 report.drafts_saved.append(DraftNote.of(action))
             elif isinstance(action, planning.Tag):
                 with self._mailbox_lock:
@@ -241,17 +231,7 @@ class AccountPass:
         # Drafts over today's cap are stored with the batch's records, in one transaction.
         with self.state.transaction():
             for action in deferred:
-                draft = action.draft
-                self.state.add_draft(
-                    name,
-                    action.source_id,
-                    draft.message_id,
-                    action.thread,
-                    draft.raw,
-                    draft.to,
-                    draft.subject,
-                    "deferred",
-                )
+                self._store(action, "deferred")
             for record in result.records:
                 self.state.record_message(
                     name,
@@ -273,6 +253,19 @@ class AccountPass:
             )
             report.drafts_deferred += map(DraftNote.of, deferred)
         self.count(result, report, applied=True)
+
+    def _store(self, action: planning.SaveDraft, state: str) -> None:
+        draft = action.draft
+        self.state.add_draft(
+            self.account.name,
+            action.source_id,
+            draft.message_id,
+            action.thread,
+            draft.raw,
+            draft.to,
+            draft.subject,
+            state,
+        )
 
     def _append(self, source_id: str, raw: bytes) -> None:
         """APPEND unless Drafts already holds it, then mark it saved."""
