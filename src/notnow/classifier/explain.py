@@ -20,7 +20,7 @@ def contributions(
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(n-grams pushing towards "rejection", n-grams pushing away), strongest first."""
     text = document(email)
-    coefficients, _, _ = _comparison(classifier, text)
+    coefficients, _, _ = _comparison(classifier, classifier.probabilities([text])[0])
     return _pushes(classifier, text, coefficients, top)
 
 
@@ -56,18 +56,18 @@ def _pushes(
 _RIVALS = {0: "everyday mail", 2: "other job mail"}
 
 
-def _comparison(classifier: Classifier, text: str) -> tuple[Any, float, str]:
+def _comparison(classifier: Classifier, probabilities: Any) -> tuple[Any, float, str]:
     """(per feature, how far one unit of it moves the log-odds of "rejection"; those
     log-odds before any feature; what they are the odds against). With three classes
     (rejection, job mail, everyday mail), against the other class this message most
-    resembles: that is the comparison the decision turns on."""
+    resembles (``probabilities``, its row of class probabilities): that is the
+    comparison the decision turns on."""
     linear = classifier.pipeline.named_steps["model"]
     classes = list(linear.classes_)
     rejection = classes.index(1)
     if len(linear.coef_) == 1:  # binary: one row, for classes_[1]
         sign = 1.0 if rejection == 1 else -1.0
         return linear.coef_[0] * sign, float(linear.intercept_[0]) * sign, "other mail"
-    probabilities = classifier.probabilities([text])[0]
     rival = max((i for i in range(len(classes)) if i != rejection), key=lambda i: probabilities[i])
     return (
         linear.coef_[rejection] - linear.coef_[rival],
@@ -77,9 +77,11 @@ def _comparison(classifier: Classifier, text: str) -> tuple[Any, float, str]:
 
 
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
-    verdict = classifier.classify([email])[0]
     text = document(email)
-    coefficients, before, against = _comparison(classifier, text)
+    probabilities = classifier.probabilities([text])[0]  # scored once, for both uses
+    rejection = list(classifier.pipeline.classes_).index(1)
+    verdict = classifier.verdict(float(probabilities[rejection]), email.lang)
+    coefficients, before, against = _comparison(classifier, probabilities)
     towards, away = _pushes(classifier, text, coefficients, top)
 
     def show(items: list[tuple[str, float]]) -> str:
