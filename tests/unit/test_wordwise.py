@@ -1,13 +1,15 @@
-"""The word-by-word character n-gram counts are scikit-learn's, exactly."""
+"""The n-gram counts of ``wordwise`` are scikit-learn's, exactly."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 from notnow.classifier import dataset, model
 from notnow.classifier.features import document
-from notnow.classifier.wordwise import WordwiseCharCounts
+from notnow.classifier.wordwise import WordNgramCounts, WordwiseCharCounts, counter_for
 from notnow.message import parse
 
 
@@ -22,28 +24,60 @@ def small() -> model.Classifier:
     return model.train(dataset.bundled()[3::25])
 
 
-def test_counts_equal_scikit_learns_across_batches_and_a_full_cache(
+def _hasher(family: str) -> Any:
+    union = model.build_pipeline().named_steps["features"]
+    return dict(union.transformer_list)[family].named_steps["hash"]
+
+
+def _assert_same_counts(got: Any, expected: Any) -> None:
+    """Equal matrices; the character counts leave each row's columns unsorted."""
+    got = got.copy()
+    got.sort_indices()
+    assert got.shape == expected.shape
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    assert np.array_equal(got.data, expected.data)
+
+
+def test_character_counts_equal_scikit_learns_across_batches_and_a_full_cache(
     documents: list[str],
 ) -> None:
-    hasher = model.build_pipeline().named_steps["features"].transformer_list[1][1]
-    hasher = hasher.named_steps["hash"]
-    assert WordwiseCharCounts.supports(hasher)
+    hasher = _hasher("chars")
+    assert isinstance(counter_for(hasher), WordwiseCharCounts)
     for max_words in (1 << 15, 300):  # 300: the cache is dropped and refilled many times
         counter = WordwiseCharCounts(hasher, max_words=max_words)
         for start in range(0, len(documents), 64):
             batch = documents[start : start + 64]
-            expected, got = hasher.transform(batch), counter.transform(batch)
-            assert got.shape == expected.shape
-            assert np.array_equal(got.indptr, expected.indptr)
-            assert np.array_equal(got.indices, expected.indices)
-            assert np.array_equal(got.data, expected.data)
+            _assert_same_counts(counter.transform(batch), hasher.transform(batch))
+
+
+def test_word_counts_equal_scikit_learns(documents: list[str]) -> None:
+    hasher = _hasher("words")
+    assert isinstance(counter_for(hasher), WordNgramCounts)
+    counter = WordNgramCounts(hasher)
+    for start in range(0, len(documents), 64):
+        batch = documents[start : start + 64]
+        _assert_same_counts(counter.transform(batch), hasher.transform(batch))
+
+
+@pytest.mark.parametrize("ngrams", [(1, 1), (1, 3)])
+def test_word_counts_for_other_ngram_lengths(documents: list[str], ngrams: tuple[int, int]) -> None:
+    hasher = _hasher("words").set_params(ngram_range=ngrams)
+    _assert_same_counts(WordNgramCounts(hasher).transform(documents), hasher.transform(documents))
+
+
+def test_settings_this_does_not_reproduce_keep_scikit_learns_way() -> None:
+    assert counter_for(_hasher("words").set_params(stop_words=["the"])) is None
+    assert counter_for(_hasher("words").set_params(ngram_range=(2, 2))) is None
+    assert counter_for(_hasher("chars").set_params(norm="l2")) is None
+    assert counter_for(_hasher("chars").set_params(analyzer="char")) is None
 
 
 def test_probabilities_are_the_pipelines(small: model.Classifier, documents: list[str]) -> None:
     expected = small.pipeline.predict_proba(documents)
     assert np.allclose(small.probabilities(documents), expected, rtol=0, atol=1e-12)
     assert np.allclose(small.probabilities(documents), expected, rtol=0, atol=1e-12)  # warm
-    assert small._wordwise, "the character n-grams went the word-by-word way"
+    assert all(small._counters.values()), "both feature families went the fast way"
 
 
 def test_a_pipeline_of_another_shape_is_used_as_it_is(small: model.Classifier) -> None:
@@ -54,4 +88,4 @@ def test_a_pipeline_of_another_shape_is_used_as_it_is(small: model.Classifier) -
         other.probabilities(["we went with another candidate"]),
         small.pipeline.predict_proba(["we went with another candidate"]),
     )
-    assert not other._wordwise
+    assert not other._counters

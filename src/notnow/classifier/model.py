@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from notnow import text as textprep
-from notnow.classifier import dataset
+from notnow.classifier import dataset, wordwise
 from notnow.classifier.features import document
-from notnow.classifier.wordwise import WordwiseCharCounts
 from notnow.errors import ModelError
 from notnow.memory import release_freed_memory
 from notnow.message import Email
@@ -52,7 +51,9 @@ class Classifier:
     metadata: dict[str, Any] = field(default_factory=dict)
     draft_threshold: float = DEFAULT_DRAFT_THRESHOLD
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
-    _wordwise: dict[str, WordwiseCharCounts] = field(default_factory=dict, repr=False)
+    # The fast equivalent of each feature family's hasher (``wordwise``); None for one
+    # this cannot reproduce.
+    _counters: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Scores are X @ coef_.T. With coef_ column-major that product reads it in place;
@@ -72,8 +73,8 @@ class Classifier:
         return [float(row[positive]) for row in probabilities]
 
     def probabilities(self, documents: Sequence[str]) -> Any:
-        """``pipeline.predict_proba(documents)``, with the character n-grams counted word
-        by word (``wordwise``): the same numbers, three to six times faster."""
+        """``pipeline.predict_proba(documents)``, with the n-grams counted by ``wordwise``:
+        the same numbers (to 1e-12), several times faster."""
         import scipy.sparse as sp
 
         steps = _feature_steps(self.pipeline)
@@ -81,9 +82,9 @@ class Classifier:
             return self.pipeline.predict_proba(documents)
         blocks = []
         for name, hasher, tfidf in steps:
-            if name not in self._wordwise and WordwiseCharCounts.supports(hasher):
-                self._wordwise[name] = WordwiseCharCounts(hasher)
-            counter = self._wordwise.get(name)
+            if name not in self._counters:
+                self._counters[name] = wordwise.counter_for(hasher)
+            counter = self._counters[name]
             counts = counter.transform(documents) if counter else hasher.transform(documents)
             blocks.append(tfidf.transform(counts))
         return self.pipeline.named_steps["model"].predict_proba(sp.hstack(blocks).tocsr())
@@ -112,7 +113,7 @@ class Classifier:
             self.metadata,
             self.draft_threshold if draft is None else draft,
             self.review_threshold if review is None else review,
-            self._wordwise,
+            self._counters,
         )
 
 
