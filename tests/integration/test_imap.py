@@ -151,6 +151,28 @@ def test_right_password_never_logged(
     assert dovecot.password(dovecot_user) not in caplog.text
 
 
+def test_mail_text_never_logged_even_at_debug(
+    dovecot: Dovecot,
+    dovecot_user: str,
+    connect: Callable[..., ImapMailbox],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """imapclient turns on imaplib's protocol trace; notnow turns it off: at DEBUG the
+    log would hold every message read (and formatting it cost most of a download)."""
+    marker = "Zebra-Quokka-Marker-4711"
+    raw = (
+        "From: Talent Team <jobs@example.com>\r\nTo: you@example.org\r\n"
+        "Subject: Your application\r\nMessage-ID: <marker-4711@example.com>\r\n\r\n"
+        f"We have decided not to move forward. {marker}\r\n"
+    ).encode()
+    dovecot.deliver(dovecot_user, INBOX, raw, date=days_ago(1))
+    caplog.set_level(logging.DEBUG)
+    mailbox = connect(dovecot, dovecot_user)
+    items = fetch_all(mailbox, after=None)
+    assert [marker.encode() in item.raw for item in items] == [True]
+    assert marker not in caplog.text
+
+
 def test_refused_port_is_connection_failed_naming_host_and_port(dovecot_user: str) -> None:
     port = free_port()  # nothing listens there
     server_account = Dovecot.host

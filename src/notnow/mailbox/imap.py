@@ -117,6 +117,7 @@ class ImapMailbox:
             )
         except (OSError, imaplib.IMAP4.error) as e:
             raise _connect_error(account, e) from e
+        _quiet_imaplib(client)
         try:
             if account.security == "starttls":
                 client.starttls(context)
@@ -783,6 +784,15 @@ def _connect_error(account: AccountConfig, error: BaseException, password: str =
         f"{where} did not answer as an IMAP server should (account {name!r}): "
         f"{_scrub(_text(error), password)}; check port and security"
     )
+
+
+def _quiet_imaplib(client: imapclient.IMAPClient) -> None:
+    """Turn off imaplib's protocol trace, which imapclient turns on (debug level 5, sent
+    to the "imapclient.imaplib" logger). At that level imaplib formats the repr of every
+    response it reads, message literals included, whether or not the logger keeps it:
+    most of the CPU of downloading mail (docs/benchmarks.md). notnow never logs the
+    protocol, which would carry the user's mail."""
+    client._imap.debug = 0
 
 
 def _shutdown(client: Any) -> None:
