@@ -64,7 +64,7 @@ def _comparison(classifier: Classifier, probabilities: Any) -> tuple[Any, float,
     comparison the decision turns on."""
     linear = classifier.pipeline.named_steps["model"]
     classes = list(linear.classes_)
-    rejection = classes.index(1)
+    rejection = classifier.rejection_column
     if len(linear.coef_) == 1:  # binary: one row, for classes_[1]
         sign = 1.0 if rejection == 1 else -1.0
         return linear.coef_[0] * sign, float(linear.intercept_[0]) * sign, "other mail"
@@ -79,8 +79,7 @@ def _comparison(classifier: Classifier, probabilities: Any) -> tuple[Any, float,
 def explain(classifier: Classifier, email: Email, top: int = 8) -> str:
     text = document(email)
     probabilities = classifier.probabilities([text])[0]  # scored once, for both uses
-    rejection = list(classifier.pipeline.classes_).index(1)
-    verdict = classifier.verdict(float(probabilities[rejection]), email.lang)
+    verdict = classifier.verdict(float(probabilities[classifier.rejection_column]), email.lang)
     coefficients, before, against = _comparison(classifier, probabilities)
     towards, away = _pushes(classifier, text, coefficients, top)
 

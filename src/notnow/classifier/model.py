@@ -69,8 +69,13 @@ class Classifier:
         if not emails:
             return []
         probabilities = self.probabilities([document(email) for email in emails])
-        positive = list(self.pipeline.classes_).index(1)
-        return [float(row[positive]) for row in probabilities]
+        column = self.rejection_column
+        return [float(row[column]) for row in probabilities]
+
+    @property
+    def rejection_column(self) -> int:
+        """Where rejections are in a row of ``probabilities`` (and in ``classes_``)."""
+        return list(self.pipeline.classes_).index(_REJECTION)
 
     def probabilities(self, documents: Sequence[str]) -> Any:
         """``pipeline.predict_proba(documents)``, with the n-grams counted by ``wordwise``:
