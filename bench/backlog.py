@@ -184,9 +184,11 @@ def bare_download(server: Any, user: str, trace: bool = False) -> dict[str, Any]
     imapclient turns the trace on, and it formats the repr of every message read."""
     started = time.perf_counter()
     cpu = time.process_time()
+    from notnow.mailbox.imap import _quiet_imaplib
+
     client = server.client(user)
     if not trace:
-        client._imap.debug = 0
+        _quiet_imaplib(client)
     total = 0
     try:
         client.select_folder("INBOX", readonly=True)
