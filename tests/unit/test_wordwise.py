@@ -89,3 +89,12 @@ def test_a_pipeline_of_another_shape_is_used_as_it_is(small: model.Classifier) -
         small.pipeline.predict_proba(["we went with another candidate"]),
     )
     assert not other._counters
+
+
+@pytest.mark.parametrize("family", ["words", "chars"])
+def test_counts_with_alternating_signs(documents: list[str], family: str) -> None:
+    hasher = _hasher(family).set_params(alternate_sign=True)
+    counter = counter_for(hasher)
+    assert counter is not None
+    got, expected = counter.transform(documents), hasher.transform(documents)
+    assert abs(got - expected).max() == 0

@@ -1,25 +1,27 @@
 """Hashed n-gram counts: what scikit-learn's ``HashingVectorizer.transform`` computes for
 the model's two feature families, exactly, at a fraction of the cost. Pure computation.
 
-Character n-grams (``analyzer="char_wb"``) never cross a word boundary, so a document's
-counts are the sum of its words' counts. scikit-learn builds every n-gram of every word
-of every document as a Python string and hashes it one at a time, which was the largest
-part of classifying a message. Here each distinct word is hashed once (by scikit-learn's
-own hasher, so the indices are the same) into a row of a sparse word matrix W; a batch of
-documents becomes a sparse document-by-word count matrix C, and the counts are C @ W. The
-words seen are kept between batches up to ``MAX_WORDS``, then forgotten all at once (a
-few MB).
+scikit-learn builds every n-gram of every document as a Python string and hashes it one
+at a time, which was the largest part of classifying a message. Here an n-gram is never
+a string of its own: it is a slice of one text per batch, and all of a batch's slices
+are hashed at once (``murmur``: the same MurmurHash3 as scikit-learn's, so the same
+columns).
 
-Word n-grams (``analyzer="word"``) are scikit-learn's own tokens and n-grams, built with
-list operations instead of a Python loop per n-gram and handed to the same hasher as
-(n-gram, 1) pairs.
+Character n-grams (``analyzer="char_wb"``) never cross a word boundary, so a document's
+counts are the sum of its words' counts. Each distinct word is hashed once into a row of
+a sparse word matrix W; a batch of documents becomes a sparse document-by-word count
+matrix C, and the counts are C @ W. The words seen are kept between batches up to
+``MAX_WORDS``, then forgotten all at once (a few MB).
+
+Word n-grams (``analyzer="word"``) are scikit-learn's own tokens, joined by single
+spaces: an n-gram of n tokens is then one slice of the joined text.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 MAX_WORDS = 1 << 15
@@ -46,33 +48,16 @@ def _plain(hasher: Any) -> bool:
     )
 
 
-def _pair_hasher(hasher: Any) -> Any:
-    """scikit-learn's hasher for (feature, value) pairs with ``hasher``'s settings: the
-    same murmurhash of the same strings, so the same columns."""
-    from sklearn.feature_extraction import FeatureHasher
-
-    return FeatureHasher(
-        n_features=hasher.n_features,
-        input_type="pair",
-        dtype=hasher.dtype,
-        alternate_sign=hasher.alternate_sign,
-    )
-
-
-def _counted(features: Iterable[list[str]]) -> Iterator[Iterable[tuple[str, int]]]:
-    return (zip(names, repeat(1)) for names in features)
-
-
 class WordNgramCounts:
     """``hasher.transform(documents)`` for a word ``HashingVectorizer`` with n-grams from
     1 to n and no stop words; ``supports(hasher)`` says whether one qualifies."""
 
     def __init__(self, hasher: Any) -> None:
+        self._hasher = hasher
         self._preprocess = hasher.build_preprocessor()
         self._tokenize = hasher.build_tokenizer()
         self._decode = hasher.decode
         self._longest = hasher.ngram_range[1]
-        self._pairs = _pair_hasher(hasher)
 
     @staticmethod
     def supports(hasher: Any) -> bool:
@@ -84,15 +69,29 @@ class WordNgramCounts:
         )
 
     def transform(self, documents: Sequence[str]) -> Any:
-        return self._pairs.transform(_counted(map(self._ngrams, documents)))
+        """Every document's tokens, joined by single spaces into one text: each n-gram
+        (tokens ``i`` to ``i + n - 1`` joined by spaces) is then a slice of it, hashed
+        with all the others at once."""
+        import numpy as np
 
-    def _ngrams(self, document: str) -> list[str]:
-        tokens = self._tokenize(self._preprocess(self._decode(document)))
-        ngrams = list(tokens)
-        for n in range(2, min(self._longest, len(tokens)) + 1):
-            shifted = (tokens[start:] for start in range(n))
-            ngrams += map(" ".join, zip(*shifted, strict=False))  # stops at the shortest
-        return ngrams
+        tokens = [self._tokenize(self._preprocess(self._decode(doc))) for doc in documents]
+        sizes = np.fromiter(map(len, chain.from_iterable(tokens)), dtype=np.int64)
+        ends = np.cumsum(sizes + 1) - 1  # where each token ends in the joined text
+        starts = ends - sizes
+        per_document = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        first = np.cumsum(per_document) - per_document  # each document's first token
+        rows, begin, end = [], [], []
+        for n in range(1, self._longest + 1):
+            # The n-grams of a document start at its tokens but the last n - 1.
+            counts = np.maximum(per_document - n + 1, 0)
+            document_of = np.repeat(np.arange(len(tokens)), counts)
+            token = np.arange(len(document_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+            token += first[document_of]
+            rows.append(document_of)
+            begin.append(starts[token])
+            end.append(ends[token + n - 1])
+        text = " ".join(chain.from_iterable(tokens))
+        return _hashed(self._hasher, text, rows, begin, end, len(tokens))
 
 
 class WordwiseCharCounts:
@@ -104,7 +103,6 @@ class WordwiseCharCounts:
         self.max_words = max_words
         self._preprocess = hasher.build_preprocessor()
         self._shortest, self._longest = hasher.ngram_range
-        self._pairs = _pair_hasher(hasher)
         self._rows: dict[str, int] = {}
         self._words: Any = None  # sparse: one row of n-gram counts per word in _rows
         self._lock = threading.Lock()  # the daemon scores from one thread per account
@@ -133,19 +131,6 @@ class WordwiseCharCounts:
             )
             return sp.csr_array(per_word @ self._words, dtype=self.hasher.dtype)
 
-    def _ngrams(self, word: str) -> list[str]:
-        """scikit-learn's ``_char_wb_ngrams`` of one word: the padded word's n-grams for
-        each n, or the padded word once when it is no longer than n."""
-        padded = f" {word} "
-        size = len(padded)
-        ngrams: list[str] = []
-        for n in range(self._shortest, self._longest + 1):
-            if size <= n:
-                ngrams.append(padded)
-                break
-            ngrams += [padded[start : start + n] for start in range(size - n + 1)]
-        return ngrams
-
     def _learn(self, words: set[str]) -> None:
         import scipy.sparse as sp
 
@@ -155,7 +140,58 @@ class WordwiseCharCounts:
             new = list(words)
         if not new:
             return
-        hashed = self._pairs.transform(_counted(map(self._ngrams, new)))
+        hashed = self._counts(new)
         start = len(self._rows)
         self._rows.update((word, start + index) for index, word in enumerate(new))
         self._words = hashed if self._words is None else sp.vstack([self._words, hashed], "csr")
+
+    def _counts(self, words: list[str]) -> Any:
+        """One row of n-gram counts per word: scikit-learn's ``_char_wb_ngrams`` of each
+        word padded with a space on both sides, all of its n-grams for each n, or the
+        padded word once when it is no longer than n (and no longer n then). The n-grams
+        are never built as strings: each is a slice of the words' UTF-8 bytes, hashed
+        with all the others at once (``murmur``)."""
+        import numpy as np
+
+        padded = [f" {word} " for word in words]
+        sizes = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        first = np.cumsum(sizes) - sizes  # where each padded word starts, in characters
+        rows, starts, ends = [], [], []
+        alive = np.ones(len(words), dtype=bool)  # still counting n-grams at this n
+        for n in range(self._shortest, self._longest + 1):
+            whole = np.flatnonzero(alive & (sizes <= n))
+            rows.append(whole)
+            starts.append(first[whole])
+            ends.append(first[whole] + sizes[whole])
+            alive[whole] = False
+            many = np.flatnonzero(alive)
+            counts = sizes[many] - n + 1
+            word_of = np.repeat(many, counts)
+            within = np.arange(len(word_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+            rows.append(word_of)
+            starts.append(first[word_of] + within)
+            ends.append(first[word_of] + within + n)
+        return _hashed(self.hasher, "".join(padded), rows, starts, ends, len(words))
+
+
+def _hashed(
+    hasher: Any, text: str, rows: list[Any], starts: list[Any], ends: list[Any], height: int
+) -> Any:
+    """The sparse counts (``height`` rows) of the features ``text[starts[i]:ends[i]]``,
+    each added to its row ``rows[i]``, in the column and with the sign ``hasher`` gives."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from notnow.classifier import murmur
+
+    buffer, at = murmur.utf8(text)
+    start = at[np.concatenate(starts)]
+    hashes = murmur.murmurhash3_32(buffer, start, at[np.concatenate(ends)] - start)
+    values = murmur.signs(hashes) if hasher.alternate_sign else np.ones(len(hashes))
+    counts = sp.csr_array(
+        (values, (np.concatenate(rows), murmur.columns(hashes, hasher.n_features))),
+        shape=(height, hasher.n_features),
+        dtype=hasher.dtype,
+    )
+    counts.sum_duplicates()
+    return counts
