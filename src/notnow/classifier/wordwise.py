@@ -119,10 +119,14 @@ class WordwiseCharCounts:
 
         texts = [self._preprocess(self.hasher.decode(doc)).split() for doc in documents]
         with self._lock:
-            self._learn({word for words in texts for word in words})
+            self._learn(set(chain.from_iterable(texts)))
             rows = self._rows
-            columns = np.fromiter((rows[word] for words in texts for word in words), dtype=np.int64)
-            pointers = np.cumsum([0, *(len(words) for words in texts)])
+            pointers = np.cumsum([0, *map(len, texts)])
+            columns = np.fromiter(
+                map(rows.__getitem__, chain.from_iterable(texts)),
+                dtype=np.int64,
+                count=int(pointers[-1]),
+            )
             shape = (len(texts), self.hasher.n_features)
             if not rows:
                 return sp.csr_array(shape, dtype=self.hasher.dtype)
