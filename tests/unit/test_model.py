@@ -104,3 +104,27 @@ def test_explain_weighs_rejection_against_the_closest_other_kind(small: model.Cl
     assert away and all(push < 0 for _, push in away)
     assert all(push > 0 for _, push in towards)
     assert small.scores([confirmation])[0] < 0.5
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_training_equals_fitting_the_pipeline_the_plain_way(weighted: bool) -> None:
+    """``model.train`` counts n-grams with ``wordwise`` and solves only over the columns
+    the training mail has; the model is the one scikit-learn's own fit gives."""
+    examples = dataset.bundled()[7::40]
+    weights = [1.0 + (i % 3) for i in range(len(examples))] if weighted else None
+    trained = model.train(examples, weights)
+    plain = model.build_pipeline()
+    plain.fit(
+        [document(parse(e.raw)) for e in examples],
+        [model._target(e) for e in examples],
+        **({"model__sample_weight": weights} if weighted else {}),
+    )
+    linear, expected = trained.pipeline.named_steps["model"], plain.named_steps["model"]
+    assert list(linear.classes_) == list(expected.classes_)
+    assert linear.coef_.shape == expected.coef_.shape
+    assert np.allclose(linear.coef_, expected.coef_, rtol=0, atol=1e-6)
+    assert np.allclose(linear.intercept_, expected.intercept_, rtol=0, atol=1e-6)
+    documents = [document(parse(e.raw)) for e in dataset.bundled()[::101]]
+    assert np.allclose(
+        trained.probabilities(documents), plain.predict_proba(documents), rtol=0, atol=1e-8
+    )

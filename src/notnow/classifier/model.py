@@ -80,19 +80,27 @@ class Classifier:
     def probabilities(self, documents: Sequence[str]) -> Any:
         """``pipeline.predict_proba(documents)``, with the n-grams counted by ``wordwise``:
         the same numbers (to 1e-12), several times faster."""
+        if _feature_steps(self.pipeline) is None:
+            return self.pipeline.predict_proba(documents)
+        return self.pipeline.named_steps["model"].predict_proba(self.features(documents))
+
+    def features(self, documents: Sequence[str], fit: bool = False) -> Any:
+        """What the pipeline's feature union makes of ``documents`` (a CSR matrix), with
+        the n-grams counted by ``wordwise``; ``fit`` fits each family's TF-IDF on them
+        first. Only for a pipeline ``build_pipeline`` made."""
         import scipy.sparse as sp
 
         steps = _feature_steps(self.pipeline)
         if steps is None:
-            return self.pipeline.predict_proba(documents)
+            raise ModelError("not a pipeline notnow builds: its features cannot be counted")
         blocks = []
         for name, hasher, tfidf in steps:
             if name not in self._counters:
                 self._counters[name] = wordwise.counter_for(hasher)
             counter = self._counters[name]
             counts = counter.transform(documents) if counter else hasher.transform(documents)
-            blocks.append(tfidf.transform(counts))
-        return self.pipeline.named_steps["model"].predict_proba(sp.hstack(blocks).tocsr())
+            blocks.append(tfidf.fit_transform(counts) if fit else tfidf.transform(counts))
+        return sp.hstack(blocks).tocsr()
 
     def classify(self, emails: Sequence[Email], languages: bool = True) -> list[Verdict]:
         """Verdicts in one batch; ``languages=False`` leaves ``lang`` empty for callers
@@ -198,11 +206,34 @@ def train(
     documents = [document(email) for email in emails]
     targets = [_target(example) for example in examples]
     pipeline = build_pipeline()
-    fit_params = {}
-    if weights is not None:
-        fit_params["model__sample_weight"] = list(weights)
-    pipeline.fit(documents, targets, **fit_params)
+    features = Classifier(pipeline).features(documents, fit=True)
+    _fit_used_columns(pipeline.named_steps["model"], features, targets, weights)
     return Classifier(pipeline, _metadata(len(examples)))
+
+
+def _fit_used_columns(
+    linear: Any, features: Any, targets: Sequence[int], weights: Sequence[float] | None
+) -> None:
+    """``linear.fit(features, targets)``, solved over the columns some document has.
+
+    A column no training document has gets a zero coefficient either way: the L2 penalty
+    is its whole gradient, zero at zero. Only the solver's work changes, which grows with
+    the columns it carries: the corpus has 56 % of the 2^19, and the solver takes 20 s on
+    it instead of 27. The coefficients equal a fit over all columns to 1e-10."""
+    import numpy as np
+    from sklearn.base import clone
+
+    used = np.flatnonzero(features.getnnz(axis=0))
+    fitted = clone(linear).fit(
+        features[:, used], targets, sample_weight=None if weights is None else list(weights)
+    )
+    coefficients = np.zeros((fitted.coef_.shape[0], features.shape[1]))
+    coefficients[:, used] = fitted.coef_
+    linear.classes_ = fitted.classes_
+    linear.coef_ = coefficients
+    linear.intercept_ = fitted.intercept_
+    linear.n_iter_ = fitted.n_iter_
+    linear.n_features_in_ = features.shape[1]
 
 
 # The model's classes. Rejections are 1 in every model (``Classifier.scores`` reads
