@@ -83,10 +83,8 @@ class WordNgramCounts:
         rows, begin, end = [], [], []
         for n in range(1, self._longest + 1):
             # The n-grams of a document start at its tokens but the last n - 1.
-            counts = np.maximum(per_document - n + 1, 0)
-            document_of = np.repeat(np.arange(len(tokens)), counts)
-            token = np.arange(len(document_of)) - np.repeat(np.cumsum(counts) - counts, counts)
-            token += first[document_of]
+            document_of, offset = _ranges(np.maximum(per_document - n + 1, 0))
+            token = first[document_of] + offset
             rows.append(document_of)
             begin.append(starts[token])
             end.append(ends[token + n - 1])
@@ -168,14 +166,20 @@ class WordwiseCharCounts:
             starts.append(first[whole])
             ends.append(first[whole] + sizes[whole])
             alive[whole] = False
-            many = np.flatnonzero(alive)
-            counts = sizes[many] - n + 1
-            word_of = np.repeat(many, counts)
-            within = np.arange(len(word_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+            word_of, offset = _ranges(np.where(alive, sizes - n + 1, 0))
             rows.append(word_of)
-            starts.append(first[word_of] + within)
-            ends.append(first[word_of] + within + n)
+            starts.append(first[word_of] + offset)
+            ends.append(first[word_of] + offset + n)
         return _hashed(self.hasher, "".join(padded), rows, starts, ends, len(words))
+
+
+def _ranges(counts: Any) -> tuple[Any, Any]:
+    """For each i, ``counts[i]`` entries: (i, 0), (i, 1), ... as two arrays, owners and
+    offsets."""
+    import numpy as np
+
+    owners = np.repeat(np.arange(len(counts)), counts)
+    return owners, np.arange(len(owners)) - (np.cumsum(counts) - counts)[owners]
 
 
 def _hashed(
