@@ -70,6 +70,7 @@ def test_settings_this_does_not_reproduce_keep_scikit_learns_way() -> None:
     assert counter_for(_hasher("words").set_params(stop_words=["the"])) is None
     assert counter_for(_hasher("words").set_params(ngram_range=(2, 2))) is None
     assert counter_for(_hasher("chars").set_params(norm="l2")) is None
+    assert counter_for(_hasher("chars").set_params(alternate_sign=True)) is None  # binary
     assert counter_for(_hasher("chars").set_params(analyzer="char")) is None
 
 
@@ -91,9 +92,12 @@ def test_a_pipeline_of_another_shape_is_used_as_it_is(small: model.Classifier) -
     assert not other._counters
 
 
+@pytest.mark.parametrize("setting", [{"binary": False}, {"binary": False, "alternate_sign": True}])
 @pytest.mark.parametrize("family", ["words", "chars"])
-def test_counts_with_alternating_signs(documents: list[str], family: str) -> None:
-    hasher = _hasher(family).set_params(alternate_sign=True)
+def test_counts_with_other_settings(
+    documents: list[str], family: str, setting: dict[str, bool]
+) -> None:
+    hasher = _hasher(family).set_params(**setting)
     counter = counter_for(hasher)
     assert counter is not None
     got, expected = counter.transform(documents), hasher.transform(documents)

@@ -38,12 +38,14 @@ def counter_for(hasher: Any) -> WordwiseCharCounts | WordNgramCounts | None:
 
 
 def _plain(hasher: Any) -> bool:
-    """A ``HashingVectorizer`` of str documents, counts as they are (no norm, no binary)."""
+    """A ``HashingVectorizer`` of str documents with no norm (counts, or 1 for any count
+    with ``binary``; not both ``binary`` and ``alternate_sign``, where scikit-learn
+    also sets to 1 the counts that cancelled out)."""
     return bool(
         type(hasher).__name__ == "HashingVectorizer"
         and hasher.input == "content"
         and hasher.norm is None
-        and not hasher.binary
+        and not (hasher.binary and hasher.alternate_sign)
         and not callable(hasher.analyzer)
     )
 
@@ -89,7 +91,7 @@ class WordNgramCounts:
             begin.append(starts[token])
             end.append(ends[token + n - 1])
         text = " ".join(chain.from_iterable(tokens))
-        return _hashed(self._hasher, text, rows, begin, end, len(tokens))
+        return _binary(self._hasher, _hashed(self._hasher, text, rows, begin, end, len(tokens)))
 
 
 class WordwiseCharCounts:
@@ -131,7 +133,8 @@ class WordwiseCharCounts:
             per_word = sp.csr_array(
                 (np.ones(len(columns)), columns, pointers), shape=(len(texts), len(rows))
             )
-            return sp.csr_array(per_word @ self._words, dtype=self.hasher.dtype)
+            counts = sp.csr_array(per_word @ self._words, dtype=self.hasher.dtype)
+            return _binary(self.hasher, counts)
 
     def _learn(self, words: set[str]) -> None:
         import scipy.sparse as sp
@@ -171,6 +174,13 @@ class WordwiseCharCounts:
             starts.append(first[word_of] + offset)
             ends.append(first[word_of] + offset + n)
         return _hashed(self.hasher, "".join(padded), rows, starts, ends, len(words))
+
+
+def _binary(hasher: Any, counts: Any) -> Any:
+    """``counts`` as the hasher gives them: every stored count 1 if it is ``binary``."""
+    if hasher.binary:
+        counts.data[:] = 1
+    return counts
 
 
 def _ranges(counts: Any) -> tuple[Any, Any]:
