@@ -19,7 +19,6 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,8 @@ from dovecot import Dovecot
 
 pytestmark = pytest.mark.dovecot
 
-REJECTION = (resources.files("notnow.demo") / "messages" / "03-personal-rejection.eml").read_bytes()
+# Shaped like the small model's training mail (daemon_helpers): the watcher is under test.
+REJECTION = rejection("Initrode", "Analyst")[1]
 
 
 def configure(
