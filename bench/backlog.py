@@ -182,10 +182,10 @@ def bare_download(server: Any, user: str, trace: bool = False) -> dict[str, Any]
     """Every message's BODY.PEEK[] in batches of 200 over one connection. Without
     imaplib's protocol trace, as notnow reads mail (mailbox/imap.py), unless ``trace``:
     imapclient turns the trace on, and it formats the repr of every message read."""
+    from notnow.mailbox.imap import _quiet_imaplib  # imported before the clock starts
+
     started = time.perf_counter()
     cpu = time.process_time()
-    from notnow.mailbox.imap import _quiet_imaplib
-
     client = server.client(user)
     if not trace:
         _quiet_imaplib(client)
