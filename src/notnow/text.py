@@ -692,28 +692,85 @@ _FOOTER = re.compile(
     ),
     re.MULTILINE,
 )
-_ADDRESS = re.compile(
-    "|".join(
-        (
-            r"\+\d[\d\s().-]{7,}\d|\b(?:tel|phone|fax|mobile|mob|telefon|téléphone|teléfono"
-            r"|telefoon|telefone)\b\.?\s*:?\s*[+\d(]",
-            r"\b\d{1,5}[a-z]?,?\s+(?:\w+\s){0,3}(?:street|st\.|avenue|ave\.?|road|rd\.|"
-            r"boulevard|blvd\.?|lane|drive|suite|floor)\b",
-            r"\w(?:straße|strasse|str\.|weg|platz|allee|gasse|straat|laan|plein|gracht|kade)"
-            r"\s+\d",
-            r"\b\d+,?\s+(?:rue|avenue|boulevard|bd|place|chemin|quai)\b",
-            r"\b(?:calle|c/|avenida|avda\.?|plaza|paseo|rua|praça|travessa)\s",
-            r"\b\d{5}\s+[a-zäöüé][\wäöüßéèàç-]+|\b[a-z]{2}\s+\d{5}(?:-\d{4})?\b",
-            r"\b\d{4}\s?[a-z]{2}\s+[a-z]|\b\d{5}-\d{3}\b|\b[a-z]{1,2}\d[a-z\d]?\s\d[a-z]{2}\b",
-            r"registered (?:office|in)|company (?:no|number|registration)|\bvat\b|ust-?id",
-            r"handelsregister|amtsgericht|\bhrb\s?\d|geschäftsführ|sitz der gesellschaft",
-            r"\bsiret\b|\bsiren\b|\brcs\b|capital social|\bkvk\b|\bbtw\b|\bcnpj\b",
-            r"registro mercantil|^\s*(?:https?://\S+|www\.\S+)\s*$",
-            r"^[^|·•]{1,40}(?:\s[|·•]\s[^|·•]{1,40}){1,}$",
-        )
+# Addresses, phone numbers, company registration, link-only lines and link bars. _ADDRESS
+# is the one pattern and the reference; _has_address asks it the same question in parts,
+# about four times faster. Most alternatives begin with \b or \w, which gives Python's
+# engine no first character to scan for, so the 30-way alternation tried every alternative
+# at every position. The part of each alternative: "literal" ones begin with a character the
+# engine scans for; "word" ones (\b keywords) always run; "digit", "url" and "bar" ones run
+# only when the text holds what each of them needs: a digit, "http" or "www.", one of
+# "|·•". Unit tests hold _has_address equal to _ADDRESS.search on the test mail and more.
+_ADDRESS_ALTERNATIVES: tuple[tuple[str, str], ...] = (
+    ("literal", r"\+\d[\d\s().-]{7,}\d"),
+    (
+        "word",
+        r"\b(?:tel|phone|fax|mobile|mob|telefon|téléphone|teléfono"
+        r"|telefoon|telefone)\b\.?\s*:?\s*[+\d(]",
     ),
-    re.MULTILINE,
+    (
+        "digit",
+        r"\b\d{1,5}[a-z]?,?\s+(?:\w+\s){0,3}(?:street|st\.|avenue|ave\.?|road|rd\.|"
+        r"boulevard|blvd\.?|lane|drive|suite|floor)\b",
+    ),
+    (
+        "digit",
+        r"\w(?:straße|strasse|str\.|weg|platz|allee|gasse|straat|laan|plein|gracht|kade)"
+        r"\s+\d",
+    ),
+    ("digit", r"\b\d+,?\s+(?:rue|avenue|boulevard|bd|place|chemin|quai)\b"),
+    ("word", r"\b(?:calle|c/|avenida|avda\.?|plaza|paseo|rua|praça|travessa)\s"),
+    ("digit", r"\b\d{5}\s+[a-zäöüé][\wäöüßéèàç-]+"),
+    ("digit", r"\b[a-z]{2}\s+\d{5}(?:-\d{4})?\b"),
+    ("digit", r"\b\d{4}\s?[a-z]{2}\s+[a-z]"),
+    ("digit", r"\b\d{5}-\d{3}\b"),
+    ("digit", r"\b[a-z]{1,2}\d[a-z\d]?\s\d[a-z]{2}\b"),
+    ("literal", r"registered (?:office|in)"),
+    ("literal", r"company (?:no|number|registration)"),
+    ("word", r"\bvat\b"),
+    ("literal", r"ust-?id"),
+    ("literal", r"handelsregister"),
+    ("literal", r"amtsgericht"),
+    ("digit", r"\bhrb\s?\d"),
+    ("literal", r"geschäftsführ"),
+    ("literal", r"sitz der gesellschaft"),
+    ("word", r"\bsiret\b"),
+    ("word", r"\bsiren\b"),
+    ("word", r"\brcs\b"),
+    ("literal", r"capital social"),
+    ("word", r"\bkvk\b"),
+    ("word", r"\bbtw\b"),
+    ("word", r"\bcnpj\b"),
+    ("literal", r"registro mercantil"),
+    ("url", r"^\s*(?:https?://\S+|www\.\S+)\s*$"),
+    ("bar", r"^[^|·•]{1,40}(?:\s[|·•]\s[^|·•]{1,40}){1,}$"),
 )
+
+
+def _address_part(kind: str) -> re.Pattern[str]:
+    alternatives = [alt for part, alt in _ADDRESS_ALTERNATIVES if part == kind]
+    return re.compile("|".join(alternatives), re.MULTILINE)
+
+
+_ADDRESS = re.compile("|".join(alt for _, alt in _ADDRESS_ALTERNATIVES), re.MULTILINE)
+_ADDRESS_LITERAL = _address_part("literal")
+_ADDRESS_WORD = _address_part("word")
+_ADDRESS_DIGIT = _address_part("digit")
+_ADDRESS_URL_LINE = _address_part("url")
+_ADDRESS_BAR_LINE = _address_part("bar")
+_ANY_DIGIT = re.compile(r"\d")  # the same \d (any Unicode decimal digit) as the parts use
+
+
+def _has_address(text: str) -> bool:
+    """``_ADDRESS.search(text) is not None``, for any string, at a fraction of the cost."""
+    return bool(
+        _ADDRESS_LITERAL.search(text)
+        or (("http" in text or "www." in text) and _ADDRESS_URL_LINE.search(text))
+        or (("|" in text or "·" in text or "•" in text) and _ADDRESS_BAR_LINE.search(text))
+        or _ADDRESS_WORD.search(text)
+        or (_ANY_DIGIT.search(text) and _ADDRESS_DIGIT.search(text))
+    )
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SIGNATURE = re.compile(r"^--\s?$")
 # A "-- " line further up than this is a divider in the body, not a signature.
@@ -748,14 +805,14 @@ def _is_footer(lines: Sequence[str]) -> bool:
     lowered = [line.lower() for line in lines]
     block = "\n".join(lowered)
     boilerplate = _FOOTER.search(block) is not None
-    if not boilerplate and _ADDRESS.search(block) is None:
+    if not boilerplate and not _has_address(block):
         return False  # most blocks of most mail: nothing to weigh
     # Per line only for short lines (address blocks, link bars); a long line is judged by
     # its sentences, so one boilerplate phrase does not condemn a paragraph of body text.
     by_line = sum(
         len(line.strip())
         for line, low in zip(lines, lowered, strict=True)
-        if len(line.strip()) <= _SHORT_LINE and (_FOOTER.search(low) or _ADDRESS.search(low))
+        if len(line.strip()) <= _SHORT_LINE and (_FOOTER.search(low) or _has_address(low))
     )
     by_sentence = 0
     if boilerplate:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from notnow import text
 from notnow.language import LANGUAGES
+from notnow.message import parse
 from notnow.text import (
     detect_language,
     html_to_text,
@@ -407,6 +408,175 @@ def test_a_dashes_divider_far_from_the_end_is_not_a_signature() -> None:
     assert trim_footer(body) == body
 
 
+# _has_address is _ADDRESS split into guarded parts for speed; it must answer exactly as the
+# single pattern does. Each case says whether the single pattern finds an address in it, so
+# every part is seen both matching and just missing (start and end of text, after a
+# newline, non-ASCII letters, digits next to letters).
+ADDRESS_CASES = [
+    # "+" and a phone number
+    ("+31 20 123 4567", True),
+    ("call a+4930123456\n", True),
+    ("+31 20 12", False),
+    ("+ 31 20 123 4567", False),
+    # phone keywords
+    ("tel: +31", True),
+    ("\ntel.: 030 123", True),
+    ("phone (555) 123", True),
+    ("fax:0301", True),
+    ("mobile +49", True),
+    ("téléphone : 01 23", True),
+    ("teléfono: 91", True),
+    ("telefoon 020", True),
+    ("telefone: (11)", True),
+    ("tel:", False),
+    ("tel: x", False),
+    ("hotel: 5", False),
+    ("telex: 5", False),
+    # street names before a number
+    ("123 main street", True),
+    ("5 baker st.lukes", True),
+    ("10a, high road", True),
+    ("42 wallaby way suite", True),
+    ("5 baker st.", False),  # \b after the dot: only before a letter
+    ("123456 main street", False),
+    ("abc123 main street", False),
+    ("5 streets", False),
+    ("main street", False),
+    ("hauptstraße 5", True),
+    ("hauptstr. 12", True),
+    ("keizersgracht 123", True),
+    ("dorfplatz\n3", True),
+    ("straße 5", False),
+    ("hauptstraße5", False),
+    ("hauptstraße", False),
+    ("12, rue de rivoli", True),
+    ("5 avenue foch", True),
+    ("3 bd haussmann", True),
+    ("7 quai d'orsay", True),
+    ("12 rueda", False),
+    ("rue de rivoli", False),
+    # street words without a number
+    ("calle mayor 5", True),
+    ("c/ mayor", True),
+    ("avda. de america", True),
+    ("plaza mayor", True),
+    ("rua augusta", True),
+    ("praça do comércio", True),
+    ("travessa\nx", True),
+    ("calle", False),
+    ("february 5", False),
+    ("callejón", False),
+    # postal codes
+    ("80331 münchen", True),
+    ("12345 münchen", True),
+    ("12345 ölberg", True),
+    ("75008 paris", True),
+    ("12345 ñandú", False),
+    ("12345 2nd", False),
+    ("ca 94043", True),
+    ("ny 10001-1234", True),
+    ("ny 1000", False),
+    ("nyc 100001", False),
+    ("1012 ab amsterdam", True),
+    ("1012ab amsterdam", True),
+    ("1012 ab", False),
+    ("01310-100", True),
+    ("01310-1000", False),
+    ("sw1a 1aa", True),
+    ("m1 1ae", True),
+    ("ec1a 1bb\n", True),
+    ("sw1a1aa", False),
+    ("abc1 1aa", False),
+    ("sw1a 1aab", False),
+    # company registration
+    ("registered office: london", True),
+    ("registered in england", True),
+    ("registered user", False),
+    ("company no. 123", True),
+    ("company registration", True),
+    ("company news", False),
+    ("ust-id", True),
+    ("ustidnr", True),
+    ("ust id", False),
+    ("handelsregister", True),
+    ("amtsgericht münchen", True),
+    ("geschäftsführer", True),
+    ("geschaftsfuhrer", False),
+    ("sitz der gesellschaft", True),
+    ("capital social", True),
+    ("registro mercantil", True),
+    ("hrb 12345", True),
+    ("hrb12345", True),
+    ("hrb x", False),
+    ("thrb 1", False),
+    ("vat", True),
+    ("vat no.", True),
+    ("private", False),
+    ("vat123", False),
+    ("siret", True),
+    ("siren 123", True),
+    ("sirens", False),
+    ("rcs paris", True),
+    ("kvk 123", True),
+    ("kvkx", False),
+    ("btw nl", True),
+    ("cnpj", True),
+    ("xcnpj", False),
+    # a line that is only a link
+    ("www.example.com", True),
+    ("  https://example.com/a  ", True),
+    ("text\nhttp://x.example\nmore", True),
+    ("\n\nwww.example.com", True),
+    ("see www.example.com", False),
+    ("http://", False),
+    ("http:/x.example", False),
+    ("www.example.com is ours", False),
+    # a link bar
+    ("a | b | c", True),
+    ("home · about · contact", True),
+    ("x • y", True),
+    ("a | b\nc", True),
+    ("a\nb | c", True),
+    ("a|b", False),
+    ("a |b", False),
+    ("| a", False),
+    ("x" * 41 + " | b", False),
+    ("privacy policy | terms", True),
+    # nothing at all
+    ("", False),
+    ("hello there, thanks for your time.", False),
+    ("on 3 june at 10:12 we met", False),
+]
+
+
+@pytest.mark.parametrize(("sample", "found"), ADDRESS_CASES)
+def test_has_address_on_each_alternative(sample: str, found: bool) -> None:
+    assert (text._ADDRESS.search(sample) is not None) is found
+    assert text._has_address(sample) is found
+
+
+def test_has_address_equals_the_single_pattern_on_the_test_mail() -> None:
+    kinds = {kind for kind, _ in text._ADDRESS_ALTERNATIVES}
+    assert kinds == {"literal", "word", "digit", "url", "bar"}  # each one is searched
+    samples: list[str] = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "data").rglob("*.eml")):
+        lowered = parse(path.read_bytes()).text.lower()
+        lines = lowered.splitlines()
+        samples += lines
+        block: list[str] = []
+        for line in [*lines, ""]:
+            if line.strip():
+                block.append(line)
+            elif block:
+                samples.append("\n".join(block))
+                block = []
+    assert len(samples) > 1000
+    different = [
+        s for s in samples if text._has_address(s) != (text._ADDRESS.search(s) is not None)
+    ]
+    assert different == []
+
+
 # -- prepare ------------------------------------------------------------------------------
 
 
@@ -609,3 +779,19 @@ def test_new_part_and_trim_footer_only_keep_lines_of_the_input(source: str) -> N
     for result in (new_part(source), trim_footer(source), trim_footer(new_part(source))):
         for line in result.splitlines():
             assert line in source
+
+
+ADDRESS_PIECES = st.sampled_from(
+    [
+        *("tel", "fax", "téléphone", "c/", "rua", "vat", "rcs", "hrb", "straße", "str.", "gracht"),
+        *("street", "st.", "rue", "company no", "ust-id", "http://", "www.", "x.example"),
+        *(" | ", " · ", "•", "|", "+", "(", ".", "-", ",", ":", " ", "\n", "\t", "\xa0"),
+        *("1", "12", "1234", "12345", "٣", "²", "ab", "sw", "1aa", "ä", "ß", "ñ", "_", "x" * 41),
+    ]
+)
+
+
+@FAST
+@given(st.one_of(st.text(max_size=40), st.lists(ADDRESS_PIECES, max_size=12).map("".join)))
+def test_has_address_equals_the_single_pattern(sample: str) -> None:
+    assert text._has_address(sample) == (text._ADDRESS.search(sample) is not None)
