@@ -56,3 +56,9 @@ def test_columns_and_signs_follow_scikit_learn() -> None:
     assert murmur.columns(hashes, 2**18).tolist() == [0, 5, 5, (2**31 - 1) % 2**18, 0]
     assert murmur.columns(hashes, 1000).tolist() == [0, 5, 5, (2**31 - 1) % 1000, 2**31 % 1000]
     assert murmur.signs(hashes).tolist() == [1.0, 1.0, -1.0, 1.0, -1.0]
+
+
+def test_one_long_string_hashes_as_scikit_learn_does() -> None:
+    generator = random.Random(9)  # noqa: S311 - test data, not a secret
+    strings = [generator.randbytes(n) for n in (0, 1, 2, 3, 4, 5, 257, 258, 259, 260, 4099)]
+    assert [murmur.hash_one(s) for s in strings] == _one_by_one(strings)

@@ -4,22 +4,28 @@ The bundled model is a reproducible function of the bundled corpus and the sciki
 version: it is trained on first use and cached (skops format, never pickle) under the
 user's cache directory, keyed by both. A cached or user-trained file whose versions do
 not match is not trusted: it is rebuilt (bundled) or reported (user model) — never a crash.
+
+Beside each model file it reads, ``load`` keeps the numbers scoring needs in a scoring
+file (``scoring``: numpy arrays, no pickle) tied to the model file's SHA-256. A process
+that only scores (the daemon, ``classify``) then never imports scikit-learn or skops:
+95 MB less resident memory and 2-3 s less start-up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from notnow import text as textprep
-from notnow.classifier import dataset, wordwise
+from notnow.classifier import dataset, scoring, wordwise
 from notnow.classifier.features import document
 from notnow.errors import ModelError
 from notnow.memory import release_freed_memory
@@ -45,25 +51,51 @@ class Verdict:
     band: str  # "draft" | "review" | "ignore"
 
 
-@dataclass
 class Classifier:
-    pipeline: Any
-    metadata: dict[str, Any] = field(default_factory=dict)
-    draft_threshold: float = DEFAULT_DRAFT_THRESHOLD
-    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
-    # The fast equivalent of each feature family's hasher (``wordwise``); None for one
-    # this cannot reproduce.
-    _counters: dict[str, Any] = field(default_factory=dict, repr=False)
+    """A fitted model and its thresholds. It scores with ``scoring.Scorer`` (no
+    scikit-learn) when the model is one ``build_pipeline`` makes, else with the
+    pipeline itself. A classifier ``load`` read from its scoring file alone reads the
+    scikit-learn pipeline (for ``--explain``) only when asked for it."""
 
-    def __post_init__(self) -> None:
-        # Scores are X @ coef_.T. With coef_ column-major that product reads it in place;
-        # row-major, scipy copies all of it (12 MB) for every batch scored.
-        steps = getattr(self.pipeline, "named_steps", {})
-        linear = steps.get("model") if isinstance(steps, dict) else None
-        if linear is not None and hasattr(linear, "coef_"):
-            import numpy as np
+    def __init__(
+        self,
+        pipeline: Any = None,
+        metadata: dict[str, Any] | None = None,
+        draft_threshold: float = DEFAULT_DRAFT_THRESHOLD,
+        review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+        *,
+        scorer: scoring.Scorer | None = None,
+        source: tuple[Path, str] | None = None,
+    ) -> None:
+        self._pipeline = pipeline
+        self.metadata = metadata if metadata is not None else {}
+        self.draft_threshold = draft_threshold
+        self.review_threshold = review_threshold
+        self._scorer = scorer
+        self._scorer_known = scorer is not None
+        # (model file, its SHA-256): where the pipeline is, when it has not been read.
+        self._source = source
 
-            linear.coef_ = np.asfortranarray(linear.coef_)
+    @property
+    def pipeline(self) -> Any:
+        if self._pipeline is None:
+            if self._source is None:
+                raise ModelError("this classifier has no pipeline")
+            path, digest = self._source
+            data = _read(path)
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise ModelError(f"model file {path} changed while notnow was using it: run again")
+            self._pipeline = _unpack(path, data)[0]
+        return self._pipeline
+
+    @property
+    def scorer(self) -> scoring.Scorer | None:
+        """The pipeline's numbers, without scikit-learn; None for a pipeline of a shape
+        ``build_pipeline`` does not make (it then scores itself)."""
+        if not self._scorer_known:
+            self._scorer = scoring.Scorer.of(self.pipeline)
+            self._scorer_known = True
+        return self._scorer
 
     def scores(self, emails: Sequence[Email]) -> list[float]:
         if not emails:
@@ -75,32 +107,15 @@ class Classifier:
     @property
     def rejection_column(self) -> int:
         """Where rejections are in a row of ``probabilities`` (and in ``classes_``)."""
-        return list(self.pipeline.classes_).index(_REJECTION)
+        classes = self.scorer.classes if self.scorer else self.pipeline.classes_
+        return list(classes).index(_REJECTION)
 
     def probabilities(self, documents: Sequence[str]) -> Any:
-        """``pipeline.predict_proba(documents)``, with the n-grams counted by ``wordwise``:
-        the same numbers (to 1e-12), several times faster."""
-        if _feature_steps(self.pipeline) is None:
+        """``pipeline.predict_proba(documents)``: the same numbers (to 1e-12), computed by
+        ``scoring`` where it can, several times faster."""
+        if self.scorer is None:
             return self.pipeline.predict_proba(documents)
-        return self.pipeline.named_steps["model"].predict_proba(self.features(documents))
-
-    def features(self, documents: Sequence[str], fit: bool = False) -> Any:
-        """What the pipeline's feature union makes of ``documents`` (a CSR matrix), with
-        the n-grams counted by ``wordwise``; ``fit`` fits each family's TF-IDF on them
-        first. Only for a pipeline ``build_pipeline`` made."""
-        import scipy.sparse as sp
-
-        steps = _feature_steps(self.pipeline)
-        if steps is None:
-            raise ModelError("not a pipeline notnow builds: its features cannot be counted")
-        blocks = []
-        for name, hasher, tfidf in steps:
-            if name not in self._counters:
-                self._counters[name] = wordwise.counter_for(hasher)
-            counter = self._counters[name]
-            counts = counter.transform(documents) if counter else hasher.transform(documents)
-            blocks.append(tfidf.fit_transform(counts) if fit else tfidf.transform(counts))
-        return sp.hstack(blocks).tocsr()
+        return self.scorer.probabilities(documents)
 
     def classify(self, emails: Sequence[Email], languages: bool = True) -> list[Verdict]:
         """Verdicts in one batch; ``languages=False`` leaves ``lang`` empty for callers
@@ -121,30 +136,30 @@ class Classifier:
         return Verdict(round(score, 4), label, lang, band)
 
     def with_thresholds(self, draft: float | None, review: float | None) -> Classifier:
-        return Classifier(
-            self.pipeline,
+        other = Classifier(
+            self._pipeline,
             self.metadata,
             self.draft_threshold if draft is None else draft,
             self.review_threshold if review is None else review,
-            self._counters,
+            scorer=self._scorer,
+            source=self._source,
         )
+        other._scorer_known = self._scorer_known
+        return other
 
 
-def _feature_steps(pipeline: Any) -> list[tuple[str, Any, Any]] | None:
-    """(name, hasher, tfidf) of each feature family of a pipeline ``build_pipeline`` made;
-    None for any other shape (it is then used as it is)."""
-    try:
-        union = pipeline.named_steps["features"]
-        if union.transformer_weights or len(pipeline.steps) != 2:
-            return None
-        steps = []
-        for name, step in union.transformer_list:
-            if [key for key, _ in step.steps] != ["hash", "tfidf"]:
-                return None
-            steps.append((name, step.named_steps["hash"], step.named_steps["tfidf"]))
-        return steps
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
+def _fit_features(pipeline: Any, documents: Sequence[str]) -> Any:
+    """``pipeline``'s feature union fitted on ``documents`` (TF-IDF of each family) and
+    their features (CSR), with the n-grams counted by ``wordwise``."""
+    import scipy.sparse as sp
+
+    blocks = []
+    for _, step in pipeline.named_steps["features"].transformer_list:
+        hasher, tfidf = step.named_steps["hash"], step.named_steps["tfidf"]
+        counter = wordwise.counter_for(hasher)
+        counts = counter.transform(documents) if counter else hasher.transform(documents)
+        blocks.append(tfidf.fit_transform(counts))
+    return sp.hstack(blocks).tocsr()
 
 
 WORD_PATTERN = r"(?u)\b\w[\w'’]*\b"
@@ -214,7 +229,7 @@ def train(
     documents = [document(email) for email in emails]
     targets = [_target(example) for example in examples]
     pipeline = build_pipeline()
-    features = Classifier(pipeline).features(documents, fit=True)
+    features = _fit_features(pipeline, documents)
     _fit_used_columns(pipeline.named_steps["model"], features, targets, weights)
     return Classifier(pipeline, _metadata(len(examples)))
 
@@ -272,7 +287,7 @@ def _metadata(count: int) -> dict[str, Any]:
 
 
 def save(classifier: Classifier, path: Path) -> None:
-    """Write a model with skops (no pickle), atomically."""
+    """Write a model with skops (no pickle), atomically, and its scoring file."""
     import skops.io
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,27 +300,58 @@ def save(classifier: Classifier, path: Path) -> None:
     os.close(handle)
     try:
         skops.io.dump(payload, temporary, compression=zipfile.ZIP_DEFLATED)
+        digest = hashlib.sha256(Path(temporary).read_bytes()).hexdigest()
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _save_scoring(classifier, path, digest)
 
 
 def load(path: Path) -> Classifier:
-    """Read a model saved by ``save``; refuse files with unexpected types or versions."""
-    import sklearn
-    import skops.io
+    """Read a model saved by ``save``; refuse files with unexpected types or versions.
 
+    From its scoring file when there is one for exactly these bytes (no scikit-learn
+    import, no skops); else from the model file, and the scoring file is written for
+    the next time."""
+    data = _read(path)
+    digest = hashlib.sha256(data).hexdigest()
+    found = scoring.Scorer.load(_scoring_path(path))
+    if found is not None:
+        scorer, header = found
+        metadata = header.get("metadata", {})
+        if header.get("model_sha256") == digest and _current(metadata):
+            draft, review = header["thresholds"]
+            return Classifier(
+                None, metadata, float(draft), float(review), scorer=scorer, source=(path, digest)
+            )
+    pipeline, metadata, (draft, review) = _unpack(path, data)
+    classifier = Classifier(pipeline, metadata, float(draft), float(review))
+    _save_scoring(classifier, path, digest)
+    return classifier
+
+
+def _read(path: Path) -> bytes:
     if not path.is_file():
         raise ModelError(f"model file {path} not found: train one with `notnow train`")
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"model file {path} cannot be read: {e.strerror or e}") from e
+
+
+def _unpack(path: Path, data: bytes) -> tuple[Any, dict[str, Any], list[float]]:
+    """(pipeline, metadata, thresholds) of a model file's bytes, checked."""
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
         foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
         if foreign:
             raise ModelError(
                 f"model file {path} contains types notnow does not load: {', '.join(foreign)}"
             )
-        payload = skops.io.load(path, trusted=untrusted)
+        payload = skops.io.loads(data, trusted=untrusted)
         metadata = json.loads(payload["metadata"])
     except ModelError:
         raise
@@ -313,14 +359,50 @@ def load(path: Path) -> Classifier:
         raise ModelError(
             f"model file {path} cannot be read ({type(e).__name__}): retrain it with `notnow train`"
         ) from e
-    if metadata.get("format") != FORMAT_VERSION or metadata.get("sklearn") != sklearn.__version__:
+    if not _current(metadata):
         raise ModelError(
             f"model file {path} was made by scikit-learn {metadata.get('sklearn')} "
-            f"(format {metadata.get('format')}); this is scikit-learn {sklearn.__version__} "
+            f"(format {metadata.get('format')}); this is scikit-learn {_sklearn_version()} "
             f"(format {FORMAT_VERSION}): retrain it with `notnow train`"
         )
-    draft, review = payload.get("thresholds", [DEFAULT_DRAFT_THRESHOLD, DEFAULT_REVIEW_THRESHOLD])
-    return Classifier(payload["pipeline"], metadata, float(draft), float(review))
+    thresholds = payload.get("thresholds", [DEFAULT_DRAFT_THRESHOLD, DEFAULT_REVIEW_THRESHOLD])
+    return payload["pipeline"], metadata, list(thresholds)
+
+
+def _current(metadata: dict[str, Any]) -> bool:
+    """Made for this notnow (``FORMAT_VERSION``) and this scikit-learn."""
+    return bool(
+        metadata.get("format") == FORMAT_VERSION and metadata.get("sklearn") == _sklearn_version()
+    )
+
+
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (95 MB)."""
+    from importlib.metadata import version
+
+    return version("scikit-learn")
+
+
+def _scoring_path(path: Path) -> Path:
+    """Where the scoring file of the model file ``path`` is kept: beside it."""
+    return path.with_name(f"{path.stem}.scoring.npz")
+
+
+def _save_scoring(classifier: Classifier, path: Path, digest: str) -> None:
+    """Best effort: without it (a read-only folder, a full disk) the next start reads the
+    model file again, which is slower, not wrong."""
+    scorer = classifier.scorer
+    if scorer is None:
+        return
+    header = {
+        "model_sha256": digest,
+        "metadata": classifier.metadata,
+        "thresholds": [classifier.draft_threshold, classifier.review_threshold],
+    }
+    try:
+        scorer.save(_scoring_path(path), header)
+    except OSError as e:
+        logger.info("cannot keep the scoring file of %s: %s", path, e)
 
 
 def cache_dir() -> Path:
@@ -341,9 +423,7 @@ def user_model_path() -> Path:
 
 
 def bundled_path() -> Path:
-    import sklearn
-
-    name = f"bundled-{dataset.corpus_hash()}-v{FORMAT_VERSION}-sklearn{sklearn.__version__}"
+    name = f"bundled-{dataset.corpus_hash()}-v{FORMAT_VERSION}-sklearn{_sklearn_version()}"
     return cache_dir() / f"{name}.skops"
 
 
@@ -375,8 +455,8 @@ def bundled() -> Classifier:
 
 def active(model_path: Path | None = None) -> Classifier:
     """A user-given model, else the user's trained model in the cache dir, else bundled."""
-    # The language identifier first: its load briefly takes ~85 MB more than it keeps,
-    # which on top of a loaded model would make the process's peak RSS.
+    # The language identifier first: building its tables (once per cache) briefly takes
+    # ~85 MB more than it keeps, which on top of a loaded model would make the peak RSS.
     textprep.load_language_identifier()
     classifier = _active(model_path)
     release_freed_memory()  # what loading freed (about 25 MB) is not kept

@@ -19,56 +19,93 @@ spaces: an n-gram of n tokens is then one slice of the joined text.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 MAX_WORDS = 1 << 15
 
 
+@dataclass(frozen=True)
+class Hashing:
+    """What counting needs of a scikit-learn ``HashingVectorizer``, as plain values:
+    scoring (``scoring``) counts with these and never imports scikit-learn."""
+
+    analyzer: str  # "word" or "char_wb"
+    ngram_range: tuple[int, int]
+    n_features: int
+    binary: bool = False
+    alternate_sign: bool = False
+    lowercase: bool = True
+    token_pattern: str = ""  # for "word"
+
+    @classmethod
+    def of(cls, hasher: Any) -> Hashing | None:
+        """The settings of ``hasher``, or None if it has one this module does not
+        reproduce (it is then used as it is): a ``HashingVectorizer`` of str documents,
+        analyzer "word" (n-grams from 1, no stop words) or "char_wb", no norm, float64
+        counts (or 1 for any count with ``binary``; not both ``binary`` and
+        ``alternate_sign``, where scikit-learn also sets to 1 the counts that cancelled
+        out), and no accent stripping, custom preprocessor or tokenizer."""
+        import numpy as np
+
+        if not (
+            type(hasher).__name__ == "HashingVectorizer"
+            and hasher.input == "content"
+            and hasher.norm is None
+            and hasher.dtype == np.float64
+            and not (hasher.binary and hasher.alternate_sign)
+            and hasher.strip_accents is None
+            and hasher.preprocessor is None
+            and hasher.tokenizer is None
+        ):
+            return None
+        if hasher.analyzer == "word":
+            if hasher.stop_words is not None or hasher.ngram_range[0] != 1:
+                return None
+            if re.compile(hasher.token_pattern).groups > 1:
+                return None  # scikit-learn refuses it
+        elif hasher.analyzer != "char_wb":
+            return None
+        return cls(
+            analyzer=hasher.analyzer,
+            ngram_range=(int(hasher.ngram_range[0]), int(hasher.ngram_range[1])),
+            n_features=int(hasher.n_features),
+            binary=bool(hasher.binary),
+            alternate_sign=bool(hasher.alternate_sign),
+            lowercase=bool(hasher.lowercase),
+            token_pattern=hasher.token_pattern if hasher.analyzer == "word" else "",
+        )
+
+    def preprocess(self, document: str) -> str:
+        return document.lower() if self.lowercase else document
+
+
+def counter(hashing: Hashing) -> WordwiseCharCounts | WordNgramCounts:
+    """What ``hasher.transform`` computes, for the hasher ``hashing`` describes."""
+    if hashing.analyzer == "char_wb":
+        return WordwiseCharCounts(hashing)
+    return WordNgramCounts(hashing)
+
+
 def counter_for(hasher: Any) -> WordwiseCharCounts | WordNgramCounts | None:
     """The fast equivalent of ``hasher.transform``, or None if ``hasher`` has a setting
-    this module does not reproduce (it is then used as it is)."""
-    if WordwiseCharCounts.supports(hasher):
-        return WordwiseCharCounts(hasher)
-    if WordNgramCounts.supports(hasher):
-        return WordNgramCounts(hasher)
-    return None
-
-
-def _plain(hasher: Any) -> bool:
-    """A ``HashingVectorizer`` of str documents with no norm (counts, or 1 for any count
-    with ``binary``; not both ``binary`` and ``alternate_sign``, where scikit-learn
-    also sets to 1 the counts that cancelled out)."""
-    return bool(
-        type(hasher).__name__ == "HashingVectorizer"
-        and hasher.input == "content"
-        and hasher.norm is None
-        and not (hasher.binary and hasher.alternate_sign)
-        and not callable(hasher.analyzer)
-    )
+    this module does not reproduce (``Hashing.of``)."""
+    hashing = Hashing.of(hasher)
+    return None if hashing is None else counter(hashing)
 
 
 class WordNgramCounts:
     """``hasher.transform(documents)`` for a word ``HashingVectorizer`` with n-grams from
-    1 to n and no stop words; ``supports(hasher)`` says whether one qualifies."""
+    1 to n and no stop words."""
 
-    def __init__(self, hasher: Any) -> None:
-        self._hasher = hasher
-        self._preprocess = hasher.build_preprocessor()
-        self._tokenize = hasher.build_tokenizer()
-        self._decode = hasher.decode
-        self._longest = hasher.ngram_range[1]
-
-    @staticmethod
-    def supports(hasher: Any) -> bool:
-        return bool(
-            _plain(hasher)
-            and hasher.analyzer == "word"
-            and hasher.stop_words is None
-            and hasher.ngram_range[0] == 1
-        )
+    def __init__(self, hashing: Hashing) -> None:
+        self.hashing = hashing
+        self._tokenize = re.compile(hashing.token_pattern).findall
+        self._longest = hashing.ngram_range[1]
 
     def transform(self, documents: Sequence[str]) -> Any:
         """Every document's tokens, joined by single spaces into one text: each n-gram
@@ -76,7 +113,8 @@ class WordNgramCounts:
         with all the others at once."""
         import numpy as np
 
-        tokens = [self._tokenize(self._preprocess(self._decode(doc))) for doc in documents]
+        preprocess = self.hashing.preprocess
+        tokens = [self._tokenize(preprocess(doc)) for doc in documents]
         sizes = np.fromiter(map(len, chain.from_iterable(tokens)), dtype=np.int64)
         ends = np.cumsum(sizes + 1) - 1  # where each token ends in the joined text
         starts = ends - sizes
@@ -91,25 +129,20 @@ class WordNgramCounts:
             begin.append(starts[token])
             end.append(ends[token + n - 1])
         text = " ".join(chain.from_iterable(tokens))
-        return _binary(self._hasher, _hashed(self._hasher, text, rows, begin, end, len(tokens)))
+        return _binary(self.hashing, _hashed(self.hashing, text, rows, begin, end, len(tokens)))
 
 
 class WordwiseCharCounts:
     """``hasher.transform(documents)`` for a char_wb ``HashingVectorizer``, up to the order
-    of each row's columns; ``supports(hasher)`` says whether one qualifies."""
+    of each row's columns."""
 
-    def __init__(self, hasher: Any, max_words: int = MAX_WORDS) -> None:
-        self.hasher = hasher
+    def __init__(self, hashing: Hashing, max_words: int = MAX_WORDS) -> None:
+        self.hashing = hashing
         self.max_words = max_words
-        self._preprocess = hasher.build_preprocessor()
-        self._shortest, self._longest = hasher.ngram_range
+        self._shortest, self._longest = hashing.ngram_range
         self._rows: dict[str, int] = {}
         self._words: Any = None  # sparse: one row of n-gram counts per word in _rows
         self._lock = threading.Lock()  # the daemon scores from one thread per account
-
-    @staticmethod
-    def supports(hasher: Any) -> bool:
-        return _plain(hasher) and hasher.analyzer == "char_wb"
 
     def transform(self, documents: Sequence[str]) -> Any:
         """The counts, with each row's columns in no particular order: C @ W has no
@@ -117,7 +150,7 @@ class WordwiseCharCounts:
         import numpy as np
         import scipy.sparse as sp
 
-        texts = [self._preprocess(self.hasher.decode(doc)).split() for doc in documents]
+        texts = [self.hashing.preprocess(doc).split() for doc in documents]
         with self._lock:
             self._learn(set(chain.from_iterable(texts)))
             rows = self._rows
@@ -127,14 +160,14 @@ class WordwiseCharCounts:
                 dtype=np.int64,
                 count=int(pointers[-1]),
             )
-            shape = (len(texts), self.hasher.n_features)
+            shape = (len(texts), self.hashing.n_features)
             if not rows:
-                return sp.csr_array(shape, dtype=self.hasher.dtype)
+                return sp.csr_array(shape, dtype=np.float64)
             per_word = sp.csr_array(
                 (np.ones(len(columns)), columns, pointers), shape=(len(texts), len(rows))
             )
-            counts = sp.csr_array(per_word @ self._words, dtype=self.hasher.dtype)
-            return _binary(self.hasher, counts)
+            counts = sp.csr_array(per_word @ self._words, dtype=np.float64)
+            return _binary(self.hashing, counts)
 
     def _learn(self, words: set[str]) -> None:
         import scipy.sparse as sp
@@ -173,12 +206,12 @@ class WordwiseCharCounts:
             rows.append(word_of)
             starts.append(first[word_of] + offset)
             ends.append(first[word_of] + offset + n)
-        return _hashed(self.hasher, "".join(padded), rows, starts, ends, len(words))
+        return _hashed(self.hashing, "".join(padded), rows, starts, ends, len(words))
 
 
-def _binary(hasher: Any, counts: Any) -> Any:
+def _binary(hashing: Hashing, counts: Any) -> Any:
     """``counts`` as the hasher gives them: every stored count 1 if it is ``binary``."""
-    if hasher.binary:
+    if hashing.binary:
         counts.data[:] = 1
     return counts
 
@@ -193,10 +226,10 @@ def _ranges(counts: Any) -> tuple[Any, Any]:
 
 
 def _hashed(
-    hasher: Any, text: str, rows: list[Any], starts: list[Any], ends: list[Any], height: int
+    hashing: Hashing, text: str, rows: list[Any], starts: list[Any], ends: list[Any], height: int
 ) -> Any:
     """The sparse counts (``height`` rows) of the features ``text[starts[i]:ends[i]]``,
-    each added to its row ``rows[i]``, in the column and with the sign ``hasher`` gives."""
+    each added to its row ``rows[i]``, in the column and with the sign the hasher gives."""
     import numpy as np
     import scipy.sparse as sp
 
@@ -205,11 +238,11 @@ def _hashed(
     buffer, at = murmur.utf8(text)
     start = at[np.concatenate(starts)]
     hashes = murmur.murmurhash3_32(buffer, start, at[np.concatenate(ends)] - start)
-    values = murmur.signs(hashes) if hasher.alternate_sign else np.ones(len(hashes))
+    values = murmur.signs(hashes) if hashing.alternate_sign else np.ones(len(hashes))
     counts = sp.csr_array(
-        (values, (np.concatenate(rows), murmur.columns(hashes, hasher.n_features))),
-        shape=(height, hasher.n_features),
-        dtype=hasher.dtype,
+        (values, (np.concatenate(rows), murmur.columns(hashes, hashing.n_features))),
+        shape=(height, hashing.n_features),
+        dtype=np.float64,
     )
     counts.sum_duplicates()
     return counts
