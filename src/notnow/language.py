@@ -10,17 +10,28 @@ renumbered by how many transitions lead to them, so that 99.6 % of the transitio
 16 bits; the other 0.4 % (one per deep, rarely reached state) are looked up in a sorted
 side table. The decisions and confidences are py3langid's own (the walk, the log1p
 counts, the length-tempered softmax), to within float rounding, in 20 MB less.
+
+Building the tables takes about a second and briefly 85 MB more than they keep, so they
+are built once per py3langid version and kept in the cache directory (numpy arrays, no
+pickle); a process then loads them in milliseconds.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import math
+import os
+import tempfile
 import unicodedata
+import zipfile
 from array import array
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # The languages notnow detects and writes drafts in; the first is the fallback.
 LANGUAGES = ("en", "de", "fr", "es", "nl", "pt")
@@ -29,51 +40,25 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "pt")
 _WIDE = 0xFFFF
 # Transitions renumbered at a time while the table is built.
 _SLICE = 1 << 20
+# Bumped when the cached tables change shape; a cache of another format is rebuilt.
+_TABLES_FORMAT = 1
+_TABLE_NAMES = ("ptc", "pc", "moves", "wide_at", "wide_to", "row_start", "feature", "start")
 
 
 class LanguageIdentifier:
     """``classify(text) -> (language, probability)`` over ``LANGUAGES``."""
 
-    def __init__(self) -> None:
-        import numpy as np
-        from py3langid.langid import MODEL_FILE
-        from py3langid.langid import LanguageIdentifier as Full
-
-        full = Full.from_model_file(MODEL_FILE)
-        columns = [full.nb_classes.index(language) for language in LANGUAGES]
-        self._ptc: Any = np.ascontiguousarray(full.nb_ptc[:, columns], dtype=np.float32)
-        self._pc: Any = np.asarray(full.nb_pc[columns], dtype=np.float32)
-        # moves: the shared 256-entry transition rows; rows: each state's row.
-        moves = np.frombuffer(full.tk_nextmove, dtype=f"u{full.tk_nextmove.itemsize}")
-        rows = np.frombuffer(full.tk_row, dtype=f"u{full.tk_row.itemsize}").astype(np.int64)
-        features = np.asarray(full.tk_output, dtype=np.int32)
-
-        # The states most transitions lead to get the small numbers. Renumbered a slice
-        # at a time, straight into the 16-bit table: no full-size temporaries.
-        slices = range(0, len(moves), _SLICE)
-        leading_to = sum(np.bincount(moves[i : i + _SLICE], minlength=len(rows)) for i in slices)
-        order = np.argsort(-leading_to, kind="stable")
-        number = np.empty(len(rows), dtype=np.uint32)
-        number[order] = np.arange(len(rows), dtype=np.uint32)
-        self._moves = array("H", [0]) * len(moves)
-        table = np.frombuffer(self._moves, dtype=np.uint16)
-        wide_at, wide_to = [], []
-        for begin in slices:
-            targets = number[moves[begin : begin + _SLICE]]
-            wide = np.flatnonzero(targets >= _WIDE)
-            wide_at.append(wide + begin)
-            wide_to.append(targets[wide])
-            table[begin : begin + _SLICE] = np.minimum(targets, _WIDE)
-        del table, moves, full
-        self._wide_at = array("I", np.concatenate(wide_at).astype(np.uint32).tobytes())
-        self._wide_to = array("I", np.concatenate(wide_to).astype(np.uint32).tobytes())
-        row_start = np.empty(len(rows), dtype=np.uint32)
-        row_start[number] = rows << 8
-        feature = np.empty(len(rows), dtype=np.int32)
-        feature[number] = features
-        self._row_start = array("I", row_start.tobytes())
-        self._feature = array("i", feature.tobytes())
-        self._start = int(number[0])
+    def __init__(self, tables: dict[str, Any]) -> None:
+        """From ``build_tables`` (or the cached copy ``load`` reads)."""
+        self._ptc: Any = tables["ptc"]
+        self._pc: Any = tables["pc"]
+        # Python arrays, not numpy: the byte walk reads them one item at a time.
+        self._moves = _array("H", tables["moves"])
+        self._wide_at = _array("I", tables["wide_at"])
+        self._wide_to = _array("I", tables["wide_to"])
+        self._row_start = _array("I", tables["row_start"])
+        self._feature = _array("i", tables["feature"])
+        self._start = int(tables["start"])
 
     def _features(self, data: bytes) -> Counter[int]:
         """How often each feature occurs in ``data`` (py3langid's ``visit_counts``)."""
@@ -111,7 +96,103 @@ class LanguageIdentifier:
         return LANGUAGES[best], float(probabilities[best])
 
 
+def build_tables() -> dict[str, Any]:
+    """The compact tables from py3langid's model (about a second, and briefly 85 MB)."""
+    import numpy as np
+    from py3langid.langid import MODEL_FILE
+    from py3langid.langid import LanguageIdentifier as Full
+
+    full = Full.from_model_file(MODEL_FILE)
+    columns = [full.nb_classes.index(language) for language in LANGUAGES]
+    ptc = np.ascontiguousarray(full.nb_ptc[:, columns], dtype=np.float32)
+    pc = np.asarray(full.nb_pc[columns], dtype=np.float32)
+    # moves: the shared 256-entry transition rows; rows: each state's row.
+    moves = np.frombuffer(full.tk_nextmove, dtype=f"u{full.tk_nextmove.itemsize}")
+    rows = np.frombuffer(full.tk_row, dtype=f"u{full.tk_row.itemsize}").astype(np.int64)
+    features = np.asarray(full.tk_output, dtype=np.int32)
+
+    # The states most transitions lead to get the small numbers. Renumbered a slice at a
+    # time, straight into the 16-bit table: no full-size temporaries.
+    slices = range(0, len(moves), _SLICE)
+    leading_to = sum(np.bincount(moves[i : i + _SLICE], minlength=len(rows)) for i in slices)
+    order = np.argsort(-leading_to, kind="stable")
+    number = np.empty(len(rows), dtype=np.uint32)
+    number[order] = np.arange(len(rows), dtype=np.uint32)
+    table = np.empty(len(moves), dtype=np.uint16)
+    wide_at, wide_to = [], []
+    for begin in slices:
+        targets = number[moves[begin : begin + _SLICE]]
+        wide = np.flatnonzero(targets >= _WIDE)
+        wide_at.append(wide + begin)
+        wide_to.append(targets[wide])
+        table[begin : begin + _SLICE] = np.minimum(targets, _WIDE)
+    del moves, full
+    row_start = np.empty(len(rows), dtype=np.uint32)
+    row_start[number] = rows << 8
+    feature = np.empty(len(rows), dtype=np.int32)
+    feature[number] = features
+    return {
+        "ptc": ptc,
+        "pc": pc,
+        "moves": table,
+        "wide_at": np.concatenate(wide_at).astype(np.uint32),
+        "wide_to": np.concatenate(wide_to).astype(np.uint32),
+        "row_start": row_start,
+        "feature": feature,
+        "start": np.array(int(number[0])),
+    }
+
+
+def _array(typecode: str, values: Any) -> array[Any]:
+    """A Python array of a numpy array's items, copied once (no bytes in between)."""
+    import numpy as np
+
+    out = array(typecode)
+    if out.itemsize != values.itemsize:
+        raise ValueError(f"array {typecode!r} items are not {values.itemsize} bytes here")
+    native = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("="))
+    out.frombytes(native.data.cast("B"))
+    return out
+
+
+def _cache_path() -> Any:
+    """Where the tables are kept: keyed by py3langid's version and ``LANGUAGES``."""
+    from importlib.metadata import version
+
+    from notnow.classifier.model import cache_dir
+
+    key = "-".join([version("py3langid"), *LANGUAGES, str(_TABLES_FORMAT)])
+    return cache_dir() / f"language-{key}.npz"
+
+
+def load() -> LanguageIdentifier:
+    """The identifier from its cached tables (a few milliseconds), else built from
+    py3langid's model and cached for the next process (best effort)."""
+    import numpy as np
+
+    path = _cache_path()
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return LanguageIdentifier({name: data[name] for name in _TABLE_NAMES})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        pass  # missing, or not a file this version wrote: build it
+    tables = build_tables()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".language-", suffix=".npz")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **tables)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        logger.info("cannot cache the language tables in %s: %s", path.parent, e)
+    return LanguageIdentifier(tables)
+
+
 @functools.lru_cache(maxsize=1)
 def identifier() -> LanguageIdentifier:
-    """The identifier, built on first use and kept for the life of the process."""
-    return LanguageIdentifier()
+    """The identifier, loaded on first use and kept for the life of the process."""
+    return load()

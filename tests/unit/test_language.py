@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from py3langid.langid import MODEL_FILE
 from py3langid.langid import LanguageIdentifier as Full
@@ -64,3 +66,17 @@ def test_transitions_are_held_in_sixteen_bits() -> None:
     compact = language.identifier()
     assert compact._moves.itemsize == 2
     assert len(compact._wide_at) < len(compact._moves) // 100
+
+
+def test_the_tables_are_cached_and_a_bad_cache_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOTNOW_CACHE_DIR", str(tmp_path))
+    built = language.load()  # builds, then writes the cache
+    (cached,) = tmp_path.glob("language-*.npz")
+    loaded = language.load()
+    for sample in HAND_WRITTEN:
+        assert loaded.classify(sample) == built.classify(sample)
+    cached.write_bytes(b"not a numpy file")
+    assert language.load().classify(HAND_WRITTEN[1]) == built.classify(HAND_WRITTEN[1])
+    assert cached.stat().st_size > 1_000_000  # rebuilt
