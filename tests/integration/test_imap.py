@@ -310,6 +310,59 @@ def test_fetch_never_sets_seen(
     assert all(b"\\Seen" not in flags for flags in after)
 
 
+def test_the_usual_answer_to_the_first_fetch_is_read_as_imapclient_reads_it(
+    dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
+) -> None:
+    """``_fetch_meta`` reads Dovecot's answer without imapclient's parser: the same
+    sizes, flags, dates and headers as imapclient's own ``fetch``."""
+    from notnow.mailbox import imap
+
+    flags = [(), ("\\Seen",), ("\\Flagged", "$Label1"), ("\\Answered", "\\Seen")]
+    uids = [
+        dovecot.deliver(dovecot_user, INBOX, sample_message(i), date=days_ago(i), flags=flags[i])
+        for i in range(len(flags))
+    ]
+    mailbox = connect(dovecot, dovecot_user)
+    mailbox.checkpoint(INBOX)  # selects the folder
+    client = mailbox._client
+    typ, data = client._imap.uid(
+        "FETCH",
+        ",".join(map(str, uids)),
+        "(RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)])",
+    )
+    assert typ == "OK" and imap._meta_fast(data) is not None  # the usual shape: read fast
+    expected = client.fetch(uids, imap._META_ITEMS)
+    for answer in expected.values():
+        answer.pop(b"SEQ")
+    assert mailbox._fetch_meta(uids) == expected
+
+
+def test_an_answer_of_another_shape_goes_to_imapclients_parser() -> None:
+    from notnow.mailbox import imap
+
+    usual = (
+        b'1 (UID 7 RFC822.SIZE 480 FLAGS (\\Seen) INTERNALDATE "23-Oct-2026 21:34:55 +0000" '
+        b"BODY[HEADER.FIELDS (CONTENT-TYPE)] {17}",
+        b"Content-Type: x\r\n",
+    )
+    assert imap._meta_fast([usual, b")"]) == {
+        7: {
+            b"RFC822.SIZE": 480,
+            b"FLAGS": (b"\\Seen",),
+            b"INTERNALDATE": datetime(2026, 10, 23, 21, 34, 55, tzinfo=UTC),
+            b"BODY[HEADER.FIELDS (CONTENT-TYPE)]": b"Content-Type: x\r\n",
+        }
+    }
+    reordered = (
+        b"1 (RFC822.SIZE 480 UID 7" + usual[0][len(b"1 (UID 7 RFC822.SIZE 480") :],
+        usual[1],
+    )
+    assert imap._meta_fast([reordered, b")"]) is None
+    assert imap._meta_fast([usual, b" FLAGS (\\Seen))"]) is None  # more after the literal
+    assert imap._meta_fast([usual, b")", b"3 (FLAGS (\\Deleted))"]) is None  # unsolicited
+    assert imap._meta_fast([(usual[0], b"short"), b")"]) is None  # not the announced length
+
+
 def test_fetch_after_checkpoint_returns_only_newer_mail(
     dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
 ) -> None:
@@ -419,8 +472,9 @@ def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_se
 
     mailbox = connect(dovecot, dovecot_user)
     commands: list[object] = []
-    fetch = mailbox._client.fetch
+    fetch, overview = mailbox._client.fetch, mailbox._fetch_meta
     mailbox._client.fetch = lambda *a, **k: commands.append(a[1]) or fetch(*a, **k)
+    mailbox._fetch_meta = lambda *a: commands.append("overview") or overview(*a)  # type: ignore[method-assign]
     items = fetch_all(mailbox)
     assert [item.position for item in items][:3] == uids
     for n, item in enumerate(items[:3]):
@@ -432,7 +486,7 @@ def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_se
     # Batched: the overview, the structure of the three multipart/mixed ones only, the
     # whole plain one, and one FETCH for the three of one shape.
     assert len(commands) == 4, commands
-    assert commands[1] == ["BODYSTRUCTURE"]
+    assert commands[:2] == ["overview", ["BODYSTRUCTURE"]]
 
 
 def test_big_single_part_text_is_capped(

@@ -271,7 +271,7 @@ class ImapMailbox:
                     "read; it will be read again by date on the next pass"
                 )
         with self._errors(f"reading {folder!r}"):
-            meta = self._client.fetch(list(uids), _META_ITEMS)
+            meta = self._fetch_meta(uids)
             present = [uid for uid in uids if uid in meta]  # others: expunged since the search
             # Only a message that may carry attachments is worth its BODYSTRUCTURE (which
             # costs more to parse than a small message costs to download).
@@ -314,6 +314,28 @@ class ImapMailbox:
                     )
                 )
         return result
+
+    def _fetch_meta(self, uids: Sequence[int]) -> dict[int, dict[bytes, Any]]:
+        """``client.fetch(uids, _META_ITEMS)``, the one FETCH every message of a backlog
+        gets. imapclient's parser lexes a response a character at a time, half of the
+        client's CPU for reading mail (docs/benchmarks.md); the usual shape of this
+        answer is read with one match per message instead (``_meta_fast``), and the
+        whole answer goes to imapclient's parser if any part of it has another shape."""
+        from imapclient.response_parser import parse_fetch_response
+
+        if not uids:
+            return {}
+        items = "(" + " ".join(_META_ITEMS) + ")"
+        typ, data = self._client._imap.uid("FETCH", ",".join(map(str, uids)), items)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"FETCH failed: {_decode(data[-1] if data else typ)}")
+        fast = _meta_fast(data)
+        if fast is not None:
+            return fast
+        parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(
+            data, self._client.normalise_times, True
+        )
+        return parsed
 
     def _fetch_texts(self, plans: dict[int, list[_TextPart]]) -> dict[int, bytes]:
         """Headers and text parts of messages with attachments, each rebuilt as a small
@@ -606,6 +628,41 @@ _MAY_CARRY_ATTACHMENTS = re.compile(
     rb"^content-type:\s*(?:multipart/(?!alternative\b)|message/|application/)",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+# How Dovecot (and most servers) answer _META_ITEMS for one message, the header literal
+# following; a FETCH of exactly this is what _fetch_meta reads without imapclient.
+_META_RESPONSE = re.compile(
+    rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+) FLAGS \(([^()\"{}\r\n]*)\) "
+    rb'INTERNALDATE "([^"\r\n]*)" BODY\[HEADER\.FIELDS \(CONTENT-TYPE\)\] \{(\d+)\}'
+)
+
+
+def _meta_fast(data: Sequence[Any]) -> dict[int, dict[bytes, Any]] | None:
+    """imaplib's raw answer to _META_ITEMS as imapclient would parse it (times not
+    normalised), if every response in it has the usual shape; else None."""
+    from imapclient.datetime_util import parse_to_datetime
+
+    parsed: dict[int, dict[bytes, Any]] = {}
+    for item in data:
+        if item == b")":
+            continue  # the end of the response before it
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return None
+        match = _META_RESPONSE.fullmatch(item[0])
+        if match is None or int(match[5]) != len(item[1]):
+            return None
+        try:
+            when = parse_to_datetime(match[4], normalise=False)
+        except ValueError:
+            return None
+        parsed[int(match[1])] = {
+            b"RFC822.SIZE": int(match[2]),
+            b"FLAGS": tuple(match[3].split()),
+            b"INTERNALDATE": when,
+            b"BODY[HEADER.FIELDS (CONTENT-TYPE)]": item[1],
+        }
+    return parsed
 
 
 def _may_carry_attachments(meta: dict[bytes, Any]) -> bool:
