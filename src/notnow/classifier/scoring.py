@@ -48,6 +48,8 @@ class Scorer:
     """``pipeline.predict_proba`` for a pipeline ``model.build_pipeline`` made."""
 
     def __init__(self, families: Sequence[Family], coef: Any, intercept: Any, classes: Any):
+        import scipy.sparse  # noqa: F401 - loaded with the model, not on the first message
+
         self.families = list(families)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
