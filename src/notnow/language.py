@@ -22,14 +22,14 @@ import bisect
 import functools
 import logging
 import math
-import os
-import tempfile
 import unicodedata
 import zipfile
 from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from notnow.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,23 @@ def _array(typecode: str, values: Any) -> array[Any]:
     return out
 
 
-def _cache_path() -> Any:
+def _check(tables: dict[str, Any]) -> None:
+    """Refuse tables that do not fit together (ValueError): every state's 256 moves, its
+    feature and every feature's weights must be there."""
+    states = len(tables["row_start"])
+    if not (
+        tables["ptc"].ndim == 2
+        and tables["ptc"].shape[1] == len(LANGUAGES) == tables["pc"].shape[0]
+        and len(tables["feature"]) == states > int(tables["start"]) >= 0
+        and len(tables["wide_at"]) == len(tables["wide_to"])
+        and int(tables["row_start"].max()) + 256 <= len(tables["moves"])
+        and int(tables["feature"].max()) < tables["ptc"].shape[0]
+        and (len(tables["wide_to"]) == 0 or int(tables["wide_to"].max()) < states)
+    ):
+        raise ValueError("the language tables do not fit together")
+
+
+def _cache_path() -> Path:
     """Where the tables are kept: keyed by py3langid's version and ``LANGUAGES``."""
     from importlib.metadata import version
 
@@ -173,20 +189,14 @@ def load() -> LanguageIdentifier:
     path = _cache_path()
     try:
         with np.load(path, allow_pickle=False) as data:
-            return LanguageIdentifier({name: data[name] for name in _TABLE_NAMES})
+            cached = {name: data[name] for name in _TABLE_NAMES}
+        _check(cached)
+        return LanguageIdentifier(cached)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
-        pass  # missing, or not a file this version wrote: build it
+        pass  # missing, damaged, or not a file this version wrote: build it
     tables = build_tables()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".language-", suffix=".npz")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **tables)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, lambda stream: np.savez(stream, **tables))
     except OSError as e:
         logger.info("cannot cache the language tables in %s: %s", path.parent, e)
     return LanguageIdentifier(tables)

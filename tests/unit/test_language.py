@@ -80,3 +80,20 @@ def test_the_tables_are_cached_and_a_bad_cache_is_rebuilt(
     cached.write_bytes(b"not a numpy file")
     assert language.load().classify(HAND_WRITTEN[1]) == built.classify(HAND_WRITTEN[1])
     assert cached.stat().st_size > 1_000_000  # rebuilt
+
+
+def test_tables_that_do_not_fit_together_are_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("NOTNOW_CACHE_DIR", str(tmp_path))
+    built = language.load()
+    (cached,) = tmp_path.glob("language-*.npz")
+    with np.load(cached) as data:
+        tables = {name: data[name] for name in data.files}
+    tables["moves"] = tables["moves"][:1000]  # cut short: states would read past its end
+    np.savez(cached, **tables)
+    assert language.load().classify(HAND_WRITTEN[2]) == built.classify(HAND_WRITTEN[2])
+    with np.load(cached) as data:
+        assert len(data["moves"]) > 1000  # rebuilt

@@ -14,10 +14,10 @@ that only scores (the daemon, ``classify``) then never imports scikit-learn or s
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from notnow import text as textprep
 from notnow.classifier import dataset, scoring, wordwise
 from notnow.classifier.features import document
 from notnow.errors import ModelError
+from notnow.files import write_atomically
 from notnow.memory import release_freed_memory
 from notnow.message import Email
 
@@ -290,21 +291,16 @@ def save(classifier: Classifier, path: Path) -> None:
     """Write a model with skops (no pickle), atomically, and its scoring file."""
     import skops.io
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "pipeline": classifier.pipeline,
         "metadata": json.dumps(classifier.metadata),
         "thresholds": [classifier.draft_threshold, classifier.review_threshold],
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".model-", suffix=".skops")
-    os.close(handle)
-    try:
-        skops.io.dump(payload, temporary, compression=zipfile.ZIP_DEFLATED)
-        digest = hashlib.sha256(Path(temporary).read_bytes()).hexdigest()
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    skops.io.dump(payload, buffer, compression=zipfile.ZIP_DEFLATED)
+    data = buffer.getvalue()
+    write_atomically(path, lambda stream: stream.write(data))
+    digest = hashlib.sha256(data).hexdigest()
     _save_scoring(classifier, path, digest)
 
 

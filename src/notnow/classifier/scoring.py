@@ -17,8 +17,6 @@ holds the probabilities equal to ``pipeline.predict_proba`` to 1e-12.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +27,7 @@ import numpy as np
 
 from notnow.classifier import wordwise
 from notnow.classifier.wordwise import Hashing
+from notnow.files import write_atomically
 
 # Bumped when what a scoring file holds changes; a file of another format is rebuilt.
 FORMAT = 1
@@ -142,15 +141,7 @@ class Scorer:
         for index, family in enumerate(self.families):
             if family.idf is not None:
                 arrays[f"idf{index}"] = family.idf
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".scoring-", suffix=".npz")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, lambda stream: np.savez(stream, **arrays))
 
     @classmethod
     def load(cls, path: Path) -> tuple[Scorer, dict[str, Any]] | None:
