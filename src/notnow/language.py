@@ -26,6 +26,7 @@ import unicodedata
 import zipfile
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "pt")
 _WIDE = 0xFFFF
 # Transitions renumbered at a time while the table is built.
 _SLICE = 1 << 20
+# From this many texts on, classify_many walks them together (numpy per byte position)
+# rather than one by one (Python per byte): about 10 us a step, whatever the count.
+_BATCH_WALK = 32
 # Bumped when the cached tables change shape; a cache of another format is rebuilt.
 _TABLES_FORMAT = 1
 _TABLE_NAMES = ("ptc", "pc", "moves", "wide_at", "wide_to", "row_start", "feature", "start")
@@ -76,24 +80,90 @@ class LanguageIdentifier:
                 append(feature[state])
         return Counter(found)
 
+    def _features_many(self, datas: Sequence[bytes]) -> list[tuple[Any, Any]]:
+        """``_features`` of many texts, as (features, counts) arrays sorted by feature:
+        the automaton walks all of them a byte at a time together, with numpy."""
+        import numpy as np
+
+        lengths = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas))
+        order = np.argsort(-lengths, kind="stable")  # those still walking: a prefix
+        starts = (np.cumsum(lengths) - lengths)[order]
+        buffer = np.frombuffer(b"".join(datas), dtype=np.uint8)
+        steps = int(lengths.max(initial=0))
+        walking = np.searchsorted(-lengths[order], -np.arange(steps), side="left")
+        moves = np.frombuffer(self._moves, dtype=np.uint16)
+        row_start = np.frombuffer(self._row_start, dtype=np.uint32).astype(np.int64)
+        feature = np.frombuffer(self._feature, dtype=np.int32)
+        wide_at = np.frombuffer(self._wide_at, dtype=np.uint32).astype(np.int64)
+        wide_to = np.frombuffer(self._wide_to, dtype=np.uint32)
+        state = np.full(len(datas), self._start, dtype=np.int64)
+        who, what = [], []
+        for step in range(steps):
+            n = int(walking[step])
+            at = row_start[state[:n]] + buffer[starts[:n] + step]
+            moved = moves[at].astype(np.int64)
+            wide = np.flatnonzero(moved == _WIDE)
+            if len(wide):
+                moved[wide] = wide_to[np.searchsorted(wide_at, at[wide])]
+            state[:n] = moved
+            found = feature[moved]
+            hit = np.flatnonzero(found >= 0)
+            who.append(hit)
+            what.append(found[hit])
+        size = max(len(self._ptc), 1)
+        keys, counts = np.unique(
+            order[np.concatenate(who or [np.empty(0, np.int64)])] * size
+            + np.concatenate(what or [np.empty(0, np.int32)]).astype(np.int64),
+            return_counts=True,
+        )
+        bounds = np.searchsorted(keys // size, np.arange(len(datas) + 1))
+        return [
+            (keys[bounds[d] : bounds[d + 1]] % size, counts[bounds[d] : bounds[d + 1]])
+            for d in range(len(datas))
+        ]
+
     def classify(self, text: str) -> tuple[str, float]:
         """The most likely language and its probability among ``LANGUAGES``."""
         import numpy as np
 
-        if text.isupper():
-            text = text.lower()
-        data = unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
-        counts = self._features(data)
-        if not counts:
+        data = _bytes(text)
+        found = sorted(self._features(data).items())
+        rows = np.fromiter((row for row, _ in found), dtype=np.intp, count=len(found))
+        counts = np.fromiter((count for _, count in found), dtype=np.float32, count=len(found))
+        return self._decide(rows, counts, len(data))
+
+    def classify_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """``classify`` of each text: the same answers, several times faster per text
+        for a batch of a few dozen or more (one at a time below ``_BATCH_WALK``)."""
+        if len(texts) < _BATCH_WALK:
+            return [self.classify(text) for text in texts]
+        datas = [_bytes(text) for text in texts]
+        return [
+            self._decide(rows, counts, len(data))
+            for data, (rows, counts) in zip(datas, self._features_many(datas), strict=True)
+        ]
+
+    def _decide(self, rows: Any, counts: Any, length: int) -> tuple[str, float]:
+        """The language and its probability from the features of ``length`` bytes
+        (``rows``, sorted, and how often each occurred)."""
+        import numpy as np
+
+        if not len(rows):
             return LANGUAGES[0], 1 / len(LANGUAGES)
-        rows = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        weights = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+        weights = np.log1p(np.asarray(counts, dtype=np.float32))
         # py3langid tempers the scores by the square root of the length in bytes.
-        scores = (weights @ self._ptc[rows] + self._pc) / math.sqrt(len(data))
+        scores = (weights @ self._ptc[rows] + self._pc) / math.sqrt(length)
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
         best = int(probabilities.argmax())
         return LANGUAGES[best], float(probabilities[best])
+
+
+def _bytes(text: str) -> bytes:
+    """What py3langid reads of a text: lower-cased if all capitals, NFC, UTF-8."""
+    if text.isupper():
+        text = text.lower()
+    return unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
 
 
 def build_tables() -> dict[str, Any]:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -93,7 +94,19 @@ class Email:
 
     @functools.cached_property
     def lang(self) -> str:
-        return textprep.language_of(self.subject + "\n" + self.new_text)
+        return textprep.language_of(self._language_sample())
+
+    def _language_sample(self) -> str:
+        return self.subject + "\n" + self.new_text
+
+
+def identify_languages(emails: Sequence[Email]) -> None:
+    """Work out ``lang`` of many messages at once, several times faster a message than
+    one at a time; ``Email.lang`` then has it (the same value it would work out)."""
+    todo = [message for message in emails if "lang" not in message.__dict__]
+    found = textprep.languages_of([message._language_sample() for message in todo])
+    for message, lang in zip(todo, found, strict=True):
+        message.__dict__["lang"] = lang  # where cached_property keeps it
 
 
 # Headers kept on Email.headers: automation markers and list markers.

@@ -879,16 +879,21 @@ def prepare(subject: str, body: str) -> str:
     return prepare_written(subject, written_part(body))
 
 
-def prepare_written(subject: str, written: str) -> str:
-    """``prepare`` for a body already cut to its ``written_part`` (``Email.new_text``)."""
-    text = f"{subject}\n{written[: MAX_PREPARED_CHARS * 2]}"
-    # Each substitution runs only where it can match: most mail has no address and
-    # many have no URL, and this runs for every message of a backlog.
+def _replace_links(text: str, url: str, address: str) -> str:
+    """``text`` with its URLs replaced by ``url`` and then its e-mail addresses by
+    ``address``. Each substitution runs only where it can match: most mail has no
+    address and many have no URL, and this runs for every message of a backlog."""
     lowered = text.lower()
     if "://" in text or "www." in lowered or "mailto:" in lowered:
-        text = _URL.sub(" URL ", text)
+        text = _URL.sub(url, text)
     if "@" in text:
-        text = _EMAIL.sub(" EMAIL ", text)
+        text = _EMAIL.sub(address, text)
+    return text
+
+
+def prepare_written(subject: str, written: str) -> str:
+    """``prepare`` for a body already cut to its ``written_part`` (``Email.new_text``)."""
+    text = _replace_links(f"{subject}\n{written[: MAX_PREPARED_CHARS * 2]}", " URL ", " EMAIL ")
     text = _DIGITS.sub("0", text)
     if not text.isascii():
         text = _INVISIBLE_CHARS.sub("", text)
@@ -928,11 +933,22 @@ def detect_language(text: str) -> str:
 
 def language_of(written: str) -> str:
     """``detect_language`` for text already cut to its ``written_part``."""
-    sample = _EMAIL.sub(" ", _URL.sub(" ", written[: _LANGUAGE_SAMPLE_CHARS * 4]))
-    sample = _SPACES.sub(" ", _DIGITS.sub(" ", sample))[:_LANGUAGE_SAMPLE_CHARS]
-    first = _LETTERS.search(sample)
-    if first is None or _LETTERS.search(sample, first.end()) is None:
-        return "en"  # fewer than two letters
-    detected, probability = language.identifier().classify(sample)
-    # Below this, a sample has too little evidence ("Hi", "OK"): use the most common one.
-    return detected if probability >= _MIN_LANGUAGE_PROBABILITY else "en"
+    return languages_of([written])[0]
+
+
+def languages_of(writtens: Sequence[str]) -> list[str]:
+    """``language_of`` of each text; many at once are several times faster a text."""
+    samples: dict[int, str] = {}
+    for index, written in enumerate(writtens):
+        sample = _replace_links(written[: _LANGUAGE_SAMPLE_CHARS * 4], " ", " ")
+        sample = _SPACES.sub(" ", _DIGITS.sub(" ", sample))[:_LANGUAGE_SAMPLE_CHARS]
+        first = _LETTERS.search(sample)
+        if first is not None and _LETTERS.search(sample, first.end()) is not None:
+            samples[index] = sample  # else fewer than two letters: "en"
+    found = language.identifier().classify_many(list(samples.values()))
+    # Below the minimum, a sample has too little evidence ("Hi", "OK"): the most common.
+    decided = {
+        index: detected if probability >= _MIN_LANGUAGE_PROBABILITY else "en"
+        for index, (detected, probability) in zip(samples, found, strict=True)
+    }
+    return [decided.get(index, "en") for index in range(len(writtens))]

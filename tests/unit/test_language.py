@@ -97,3 +97,23 @@ def test_tables_that_do_not_fit_together_are_rebuilt(
     assert language.load().classify(HAND_WRITTEN[2]) == built.classify(HAND_WRITTEN[2])
     with np.load(cached) as data:
         assert len(data["moves"]) > 1000  # rebuilt
+
+
+def test_many_texts_walked_together_get_the_same_answers_as_one_by_one() -> None:
+    compact = language.identifier()
+    samples = HAND_WRITTEN + _corpus_samples() + ["", "a", "Ab", "x" * 700]
+    assert len(samples) >= language._BATCH_WALK
+    assert compact.classify_many(samples) == [compact.classify(s) for s in samples]
+    assert compact.classify_many(samples[:3]) == [compact.classify(s) for s in samples[:3]]
+    assert compact.classify_many([]) == []
+
+
+def test_languages_of_many_messages_are_each_ones() -> None:
+    from notnow.message import identify_languages
+
+    emails = [parse(example.raw) for example in dataset.bundled()[::29]]
+    expected = [detect_language(e.subject + "\n" + e.text) for e in emails]
+    fresh = [parse(example.raw) for example in dataset.bundled()[::29]]
+    identify_languages(fresh)
+    assert [e.lang for e in fresh] == [e.lang for e in emails]
+    assert len(set(expected)) > 1

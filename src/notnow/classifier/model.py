@@ -30,7 +30,7 @@ from notnow.classifier.features import document
 from notnow.errors import ModelError
 from notnow.files import write_atomically
 from notnow.memory import release_freed_memory
-from notnow.message import Email
+from notnow.message import Email, identify_languages
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ class Classifier:
     def classify(self, emails: Sequence[Email], languages: bool = True) -> list[Verdict]:
         """Verdicts in one batch; ``languages=False`` leaves ``lang`` empty for callers
         that only need it for the few messages they act on (``Email.lang`` has it)."""
+        if languages:
+            identify_languages(emails)
         return [
             self.verdict(score, email.lang if languages else "")
             for email, score in zip(emails, self.scores(emails), strict=True)
