@@ -369,9 +369,14 @@ def _unpack(path: Path, data: bytes) -> tuple[Any, dict[str, Any], list[float]]:
 
 def _current(metadata: dict[str, Any]) -> bool:
     """Made for this notnow (``FORMAT_VERSION``) and this scikit-learn."""
-    return bool(
-        metadata.get("format") == FORMAT_VERSION and metadata.get("sklearn") == _sklearn_version()
-    )
+    if metadata.get("format") != FORMAT_VERSION:
+        return False
+    made_with = metadata.get("sklearn")
+    if made_with == _sklearn_version():
+        return True
+    import sklearn  # a distribution may spell its version otherwise than the module does
+
+    return bool(made_with == sklearn.__version__)
 
 
 def _sklearn_version() -> str:
