@@ -129,3 +129,23 @@ def test_scoring_a_saved_model_never_imports_scikit_learn(
     )
     assert done.returncode == 0, done.stderr
     assert 0.0 <= float(done.stdout) <= 1.0
+
+
+def test_a_scoring_file_with_odd_contents_is_not_used(
+    small: model.Classifier, tmp_path: Path
+) -> None:
+    scorer = scoring.Scorer.of(small.pipeline)
+    assert scorer is not None
+    scorer.save(tmp_path / "s.npz", {})
+    with np.load(tmp_path / "s.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    odd = [
+        {"header": np.array("[1, 2]")},  # not an object
+        {"families": np.array('[{"hashing": {"analyzer": "word"}}]')},  # settings missing
+        {"families": np.array("[]")},  # no family
+        {"coef": arrays["coef"][:, :10]},  # does not fit the families
+        {"idf0": arrays["idf0"][:10]},
+    ]
+    for change in odd:
+        np.savez(tmp_path / "odd.npz", **{**arrays, **change})
+        assert scoring.Scorer.load(tmp_path / "odd.npz") is None, change

@@ -317,12 +317,17 @@ def load(path: Path) -> Classifier:
     found = scoring.Scorer.load(_scoring_path(path))
     if found is not None:
         scorer, header = found
-        metadata = header.get("metadata", {})
-        if header.get("model_sha256") == digest and _current(metadata):
-            draft, review = header["thresholds"]
-            return Classifier(
-                None, metadata, float(draft), float(review), scorer=scorer, source=(path, digest)
-            )
+        metadata, thresholds = header.get("metadata"), header.get("thresholds")
+        if (
+            header.get("model_sha256") == digest
+            and isinstance(metadata, dict)
+            and _current(metadata)
+            and isinstance(thresholds, list)
+            and len(thresholds) == 2
+            and all(isinstance(value, int | float) for value in thresholds)
+        ):
+            draft, review = (float(value) for value in thresholds)
+            return Classifier(None, metadata, draft, review, scorer=scorer, source=(path, digest))
     pipeline, metadata, (draft, review) = _unpack(path, data)
     classifier = Classifier(pipeline, metadata, float(draft), float(review))
     _save_scoring(classifier, path, digest)

@@ -17,6 +17,8 @@ holds the probabilities equal to ``pipeline.predict_proba`` to 1e-12.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +30,8 @@ import numpy as np
 from notnow.classifier import wordwise
 from notnow.classifier.wordwise import Hashing
 from notnow.files import write_atomically
+
+logger = logging.getLogger(__name__)
 
 # Bumped when what a scoring file holds changes; a file of another format is rebuilt.
 FORMAT = 1
@@ -163,9 +167,23 @@ class Scorer:
                     for index, spec in enumerate(json.loads(str(data["families"])))
                 ]
                 scorer = cls(families, data["coef"], data["intercept"], data["classes"])
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError):
+        except _UNUSABLE as e:  # missing, damaged or foreign
+            logger.debug("not using the scoring file %s: %s", path, e)
             return None
         return scorer, header
+
+
+# What reading a scoring file that is missing, damaged or not one of ours raises.
+_UNUSABLE = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    ValueError,
+    re.error,
+    LookupError,
+    TypeError,
+    AttributeError,
+)
 
 
 def _scale_rows_to_unit_length(matrix: Any) -> None:
@@ -197,5 +215,10 @@ def _check(scorer: Scorer) -> None:
         )
         or any(family.norm not in ("l2", None) for family in scorer.families)
         or any(family.hashing.analyzer not in ("word", "char_wb") for family in scorer.families)
+        or any(
+            family.hashing.n_features < 1
+            or not 1 <= family.hashing.ngram_range[0] <= family.hashing.ngram_range[1]
+            for family in scorer.families
+        )
     ):
         raise ValueError("the scoring numbers do not fit together")
