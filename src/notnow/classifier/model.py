@@ -22,15 +22,18 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notnow import text as textprep
-from notnow.classifier import dataset, scoring, wordwise
+from notnow.classifier import dataset, wordwise
 from notnow.classifier.features import document
 from notnow.errors import ModelError
 from notnow.files import write_atomically
 from notnow.memory import release_freed_memory
 from notnow.message import Email, identify_languages
+
+if TYPE_CHECKING:
+    from notnow.classifier.scoring import Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class Classifier:
         draft_threshold: float = DEFAULT_DRAFT_THRESHOLD,
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         *,
-        scorer: scoring.Scorer | None = None,
+        scorer: Scorer | None = None,
         source: tuple[Path, str] | None = None,
     ) -> None:
         self._pipeline = pipeline
@@ -90,11 +93,13 @@ class Classifier:
         return self._pipeline
 
     @property
-    def scorer(self) -> scoring.Scorer | None:
+    def scorer(self) -> Scorer | None:
         """The pipeline's numbers, without scikit-learn; None for a pipeline of a shape
         ``build_pipeline`` does not make (it then scores itself)."""
         if not self._scorer_known:
-            self._scorer = scoring.Scorer.of(self.pipeline)
+            from notnow.classifier.scoring import Scorer
+
+            self._scorer = Scorer.of(self.pipeline)
             self._scorer_known = True
         return self._scorer
 
@@ -312,9 +317,11 @@ def load(path: Path) -> Classifier:
     From its scoring file when there is one for exactly these bytes (no scikit-learn
     import, no skops); else from the model file, and the scoring file is written for
     the next time."""
+    from notnow.classifier.scoring import Scorer  # numpy: imported with the first model
+
     data = _read(path)
     digest = hashlib.sha256(data).hexdigest()
-    found = scoring.Scorer.load(_scoring_path(path))
+    found = Scorer.load(_scoring_path(path))
     if found is not None:
         scorer, header = found
         metadata, thresholds = header.get("metadata"), header.get("thresholds")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from notnow.classifier.model import Verdict
 from notnow.config import AccountConfig, DraftsConfig
-from notnow.drafts.compose import Draft, compose_draft
 from notnow.mailbox.base import Fetched
 from notnow.message import Email
+
+if TYPE_CHECKING:
+    from notnow.drafts.compose import Draft
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def thread_of(email: Email) -> str:
 
 
 def plan(items: list[Item], context: Context, now: datetime) -> Plan:
+    from notnow.drafts.compose import compose_draft  # jinja2: only once mail needs a draft
+
     result = Plan()
     seen: set[str] = set(context.known)
     sources = set(context.drafted_sources)
