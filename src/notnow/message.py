@@ -175,11 +175,12 @@ def _fast_tree(raw: bytes) -> Message | None:
     searches instead of the feed parser's Python loop over every line (the larger part
     of parsing a multipart/alternative message, a third of a single part's).
 
-    Only the headers go through the stdlib parser; bodies are cut at their boundary
-    lines. None (and the stdlib parser decides) for anything else: a message/* or
-    digest part, bare CR line ends, a missing boundary or header separator, empty or
-    doubled parts: whatever the feed parser would note a defect on or read in a way of
-    its own. ``tests/unit/test_message_fast.py`` holds the two readings equal.
+    Headers are read line by line as the feed parser reads them (``_read_headers``);
+    bodies are cut at their boundary lines. None (and the stdlib parser decides) for
+    anything else: a message/* or digest part, bare CR line ends, a missing boundary or
+    header separator, empty or doubled parts: whatever the feed parser would note a
+    defect on or read in a way of its own. ``tests/unit/test_message_fast.py`` holds the
+    two readings equal.
     """
     text = raw.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
     if "\r" in text and text.count("\r") != text.count("\r\n"):
@@ -265,10 +266,46 @@ def _head_and_body(text: str) -> tuple[Message, str] | None:
     separator = _BLANK_LINE.search(text)
     if separator is None or separator.start() == 0:
         return None
-    message = _HEADER_PARSER.parsestr(text[: separator.start()] + "\n", headersonly=True)
-    if message.defects or message.get_payload():
+    message = _read_headers(text[: separator.start()])
+    if message is None:
         return None
     return message, text[separator.end() :]
+
+
+# A line the feed parser takes for a header: a name of printable characters but ":",
+# then ":" (it reads "From " lines and continuation lines its own ways).
+_HEADER_LINE = re.compile(r"[\041-\071\073-\176]+:")
+
+
+def _read_headers(head: str) -> Message | None:
+    """What the compat32 feed parser makes of a header block (``head``, lines without
+    the last line end) that it reads without a defect: each header's lines, their line
+    ends kept, through the policy's ``header_source_parse``. A Python loop over the
+    lines instead of the feed parser's; None (and the parser decides) for a first line
+    that continues nothing, an envelope "From " line after the first or a line that is
+    no header."""
+    message = Message()
+    current: list[str] = []
+    for number, line in enumerate(head.split("\n")):
+        line += "\n"  # as the feed parser hands each line on, "\r\n" ends kept whole
+        if line[0] in " \t":
+            if not current:
+                return None
+            current.append(line)
+            continue
+        if current:
+            message.set_raw(*compat32.header_source_parse(current))
+            current = []
+        if number == 0 and line.startswith("From "):
+            message.set_unixfrom(line.rstrip("\r\n"))  # an mbox envelope line
+            continue
+        if line.startswith("From ") or not _HEADER_LINE.match(line):
+            return None
+        current = [line]
+    if current:
+        message.set_raw(*compat32.header_source_parse(current))
+    message.set_payload("")  # the feed parser's headers-only reading leaves an empty body
+    return message
 
 
 def clean_header(value: str) -> str:

@@ -28,6 +28,7 @@ def shape(message: Message) -> list[object]:
                 part.preamble,
                 part.epilogue,
                 [type(defect).__name__ for defect in part.defects],
+                part.get_unixfrom(),
             )
         )
     return nodes
@@ -159,6 +160,29 @@ def test_single_parts_read_the_same() -> None:
         b"Subject: caf\xc3\xa9\nContent-Type: text/plain; charset=latin-1\n\n\xe9t\xe9\n",
     ):
         assert same_as_stdlib(raw)
+
+
+def test_headers_read_the_same() -> None:
+    """Headers are read line by line (``_read_headers``): folded values keep their line
+    ends, an mbox envelope line first is the unix-from, odd names are names."""
+    for raw in (
+        b"From sender@x.example Mon Jan  1 00:00:00 2026\nFrom: a@b.example\n\nhi\n",
+        b"From sender@x.example Mon Jan 1\r\nSubject: s\r\n\r\nhi\r\n",
+        b"Subject: one\n two\n\tthree\nX-Empty:\nX-Spaces:   \n\nbody\n",
+        b"Subject: one\r\n two\r\nTo: c@d.example\r\n\r\nbody\r\n",
+        b"X-Odd_Name!#$%&'*+-.^`|~: v\nSubject:no space\nSubject: again\n\nb\n",
+        b"Subject: caf\xc3\xa9 \xe9\nFrom: a@b.example\n\nb\n",
+    ):
+        assert same_as_stdlib(raw), raw
+    for raw in (
+        b" continued first\nSubject: s\n\nb\n",  # a first line that continues nothing
+        b"Subject: s\nFrom someone else\nTo: t\n\nb\n",  # an envelope line later
+        b"Subject: s\n: no name\n\nb\n",
+        b"Subject: s\nNa\xc3\xafve: v\n\nb\n",  # a name the parser does not take
+        b"From x\n continued envelope\nSubject: s\n\nb\n",
+    ):
+        assert _fast_tree(raw) is None, raw
+        assert parse(raw).subject == "s"  # read by the stdlib parser instead
 
 
 def test_attached_messages_digests_and_odd_single_parts_are_left_to_the_stdlib() -> None:
