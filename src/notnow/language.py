@@ -13,7 +13,7 @@ counts, the length-tempered softmax), to within float rounding, in 20 MB less.
 
 Building the tables takes about a second and briefly 85 MB more than they keep, so they
 are built once per py3langid version and kept in the cache directory (numpy arrays, no
-pickle); a process then loads them in milliseconds.
+pickle); a process then loads them in some tens of milliseconds.
 """
 
 from __future__ import annotations
