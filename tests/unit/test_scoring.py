@@ -149,3 +149,15 @@ def test_a_scoring_file_with_odd_contents_is_not_used(
     for change in odd:
         np.savez(tmp_path / "odd.npz", **{**arrays, **change})
         assert scoring.Scorer.load(tmp_path / "odd.npz") is None, change
+
+
+def test_the_coefficients_are_held_once(small: model.Classifier, tmp_path: Path) -> None:
+    scorer = scoring.Scorer.of(small.pipeline)
+    assert scorer is not None
+    scorer.save(tmp_path / "s.npz", {})
+    found = scoring.Scorer.load(tmp_path / "s.npz")
+    assert found is not None
+    again = found[0]
+    assert np.shares_memory(again.coef, again._weights)
+    assert again._weights.flags["C_CONTIGUOUS"]
+    assert np.array_equal(again.coef, small.pipeline.named_steps["model"].coef_)

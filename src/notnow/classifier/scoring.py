@@ -54,12 +54,13 @@ class Scorer:
         import scipy.sparse  # noqa: F401 - loaded with the model, not on the first message
 
         self.families = list(families)
-        self.coef = np.asarray(coef, dtype=np.float64)
-        self.intercept = np.asarray(intercept, dtype=np.float64)
-        self.classes = np.asarray(classes)
         # X @ weights with weights row-major (features x classes): scipy reads it in
         # place; the transpose of a row-major coef_ would be copied for every batch.
-        self._weights = np.ascontiguousarray(self.coef.T)
+        # coef is the same memory seen the other way (saved so, it loads so: no copy).
+        self._weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+        self.coef = self._weights.T
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.classes = np.asarray(classes)
         self._counters = [wordwise.counter(family.hashing) for family in self.families]
         _check(self)
 
