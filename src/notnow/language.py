@@ -252,7 +252,7 @@ def _cache_path() -> Path:
 
 
 def load() -> LanguageIdentifier:
-    """The identifier from its cached tables (a few milliseconds), else built from
+    """The identifier from its cached tables (some tens of milliseconds), else built from
     py3langid's model and cached for the next process (best effort)."""
     import numpy as np
 

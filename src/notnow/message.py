@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import Parser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import NamedTuple
@@ -166,7 +165,6 @@ def parse(raw: bytes) -> Email:
 
 # -- mail without the line-by-line feed parser -------------------------------------------
 
-_HEADER_PARSER = Parser(policy=compat32)
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 
 

@@ -161,3 +161,12 @@ def test_the_coefficients_are_held_once(small: model.Classifier, tmp_path: Path)
     assert np.shares_memory(again.coef, again._weights)
     assert again._weights.flags["C_CONTIGUOUS"]
     assert np.array_equal(again.coef, small.pipeline.named_steps["model"].coef_)
+
+
+def test_a_pipeline_with_another_tfidf_norm_scores_itself(small: model.Classifier) -> None:
+    import copy
+
+    other = copy.deepcopy(small.pipeline)
+    assert scoring.Scorer.of(other) is not None
+    other.set_params(features__words__tfidf__norm="l1")
+    assert scoring.Scorer.of(other) is None

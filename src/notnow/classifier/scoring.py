@@ -83,9 +83,10 @@ class Scorer:
                     return None
                 hashing = Hashing.of(step.named_steps["hash"])
                 tfidf = step.named_steps["tfidf"]
-                if hashing is None or tfidf.norm not in ("l2", None):
+                if hashing is None:
                     return None
                 idf = np.asarray(tfidf.idf_, dtype=np.float64) if tfidf.use_idf else None
+                # A norm other than l2 or none is refused by _check: a ValueError, below.
                 families.append(Family(hashing, idf, bool(tfidf.sublinear_tf), tfidf.norm))
             return cls(families, linear.coef_, linear.intercept_, linear.classes_)
         except (AttributeError, KeyError, TypeError, ValueError):
