@@ -111,6 +111,13 @@ def xdg_dir(variable: str, fallback: str) -> Path:
     return Path.home() / fallback
 
 
+def cache_dir() -> Path:
+    """Where notnow keeps what it can rebuild (the bundled model, the language tables):
+    ``$NOTNOW_CACHE_DIR``, then ``$XDG_CACHE_HOME/notnow``."""
+    override = os.environ.get("NOTNOW_CACHE_DIR")
+    return Path(override) if override else xdg_dir("XDG_CACHE_HOME", ".cache") / "notnow"
+
+
 def default_config_path() -> Path:
     """``$NOTNOW_CONFIG``, then ``$XDG_CONFIG_HOME/notnow/config.toml``."""
     env = os.environ.get("NOTNOW_CONFIG")

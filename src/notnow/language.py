@@ -245,7 +245,7 @@ def _cache_path() -> Path:
     """Where the tables are kept: keyed by py3langid's version and ``LANGUAGES``."""
     from importlib.metadata import version
 
-    from notnow.classifier.model import cache_dir
+    from notnow.config import cache_dir
 
     key = "-".join([version("py3langid"), *LANGUAGES, str(_TABLES_FORMAT)])
     return cache_dir() / f"language-{key}.npz"

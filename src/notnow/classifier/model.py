@@ -420,13 +420,6 @@ def _save_scoring(classifier: Classifier, path: Path, digest: str) -> None:
         logger.info("cannot keep the scoring file of %s: %s", path, e)
 
 
-def cache_dir() -> Path:
-    from notnow.config import xdg_dir
-
-    override = os.environ.get("NOTNOW_CACHE_DIR")
-    return Path(override) if override else xdg_dir("XDG_CACHE_HOME", ".cache") / "notnow"
-
-
 def user_model_path() -> Path:
     """Where `notnow train` keeps the user's model: $NOTNOW_MODEL, else the XDG data dir."""
     from notnow.config import xdg_dir
@@ -439,6 +432,8 @@ def user_model_path() -> Path:
 
 def bundled_path() -> Path:
     name = f"bundled-{dataset.corpus_hash()}-v{FORMAT_VERSION}-sklearn{_sklearn_version()}"
+    from notnow.config import cache_dir
+
     return cache_dir() / f"{name}.skops"
 
 
