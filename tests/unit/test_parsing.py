@@ -3,14 +3,17 @@ parsing here gives, and a worker that dies costs nothing but speed."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +21,9 @@ from notnow.daemon import parsing
 from notnow.daemon.parsing import ParseAhead, parse_all
 from notnow.mailbox.base import Fetched
 from notnow.message import Email
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eml"
 RAWS = [path.read_bytes() for path in sorted(FIXTURES.rglob("*.eml"))]
@@ -128,6 +134,76 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"  # a zombie has ended; init reaps it
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that moves at most ``step`` bytes per call, as a stopped process's does."""
+
+    def __init__(self, data: bytes = b"", step: int = 1000) -> None:
+        self.data = bytearray(data)
+        self.step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: ReadableBuffer) -> int:
+        taken = bytes(chunk)[: self.step]
+        self.data += taken
+        return len(taken)
+
+    def readinto(self, into: WriteableBuffer) -> int:
+        view = memoryview(into)
+        count = min(self.step, len(view), len(self.data))
+        view[:count] = self.data[:count]
+        del self.data[:count]
+        return count
+
+
+def test_short_reads_and_writes_are_carried_on_not_torn() -> None:
+    value = parse_all(RAWS)
+    pipe = Trickle(step=1000)
+    parsing._write(pipe, value)  # noqa: SLF001
+    parsing._write(pipe, ["next"])  # noqa: SLF001
+    reader = Trickle(bytes(pipe.data), step=777)
+    same(parsing._read(reader), value)  # type: ignore[arg-type]  # noqa: SLF001
+    assert parsing._read(reader) == ["next"]  # noqa: SLF001
+    assert parsing._read(reader) is None  # noqa: SLF001 - the end of the stream
+    reader = Trickle(bytes(pipe.data)[:-3], step=777)
+    parsing._read(reader)  # noqa: SLF001
+    assert parsing._read(reader) is None  # noqa: SLF001 - cut off: the end, not garbage
+
+
+def test_a_worker_stopped_and_continued_keeps_answering() -> None:
+    """Ctrl-Z and fg, or a cgroup freezer, cut pipe writes short on both sides."""
+    raws = RAWS * 40  # 700 KB a batch, its answer more: writes outlast a 64 KB pipe
+    expected = parse_all(raws)
+    done = threading.Event()
+    with ParseAhead(min_batch=2) as parser:
+        parser.submit(batch_of(raws[:2]))()  # starts the worker
+        worker = parser._worker  # noqa: SLF001
+        assert worker is not None
+        pid = worker._process.pid  # noqa: SLF001
+
+        def pester() -> None:
+            while not done.is_set():
+                os.kill(pid, signal.SIGSTOP)
+                time.sleep(0.001)
+                os.kill(pid, signal.SIGCONT)
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=pester)
+        thread.start()
+        try:
+            results = [parser.submit(batch_of(raws)) for _ in range(5)]
+            for result in results:
+                same(result(), expected)
+        finally:
+            done.set()
+            thread.join()
+        assert not parser._broken  # noqa: SLF001 - every answer was the worker's
 
 
 def test_the_worker_leaves_stopping_to_the_daemon() -> None:

@@ -34,7 +34,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import IO, BinaryIO, cast
+from io import RawIOBase
+from typing import cast
 
 from notnow.errors import MessageError
 from notnow.mailbox.base import Fetched
@@ -67,24 +68,54 @@ def parse_all(raws: list[bytes]) -> Parsed:
     return parsed
 
 
-def _write(stream: IO[bytes], value: object) -> None:
+# The pipes are unbuffered and every read and write loops until it is complete. A
+# process stopped and continued (Ctrl-Z and fg, a cgroup freezer, a debugger) has its
+# pipe writes cut short; Python's buffered writer then returns a short count (seen with
+# 3.11), so a message would be torn: the worker's next answer read from the middle of
+# this one, or both sides waiting on each other forever.
+
+
+def _write(stream: RawIOBase, value: object) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)))
-    stream.write(data)
-    stream.flush()
+    _write_all(stream, _LENGTH.pack(len(data)))
+    _write_all(stream, data)
 
 
-def _read(stream: IO[bytes]) -> object | None:
+def _write_all(stream: RawIOBase, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:  # only a non-blocking pipe says "not now"
+            raise BlockingIOError("the pipe is not blocking")
+        view = view[written:]
+
+
+def _read(stream: RawIOBase) -> object | None:
     """The next value, or None at the end of the stream."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
+    head = _read_exactly(stream, _LENGTH.size)
+    if head is None:
         return None
     (size,) = _LENGTH.unpack(head)
-    data = stream.read(size)
-    if len(data) < size:
+    data = _read_exactly(stream, size)
+    if data is None:
         return None
     value: object = pickle.loads(data)  # noqa: S301 - written by our own child, over a pipe
     return value
+
+
+def _read_exactly(stream: RawIOBase, size: int) -> bytearray | None:
+    """``size`` bytes, or None if the stream ends first."""
+    data = bytearray(size)
+    view = memoryview(data)
+    done = 0
+    while done < size:
+        count = stream.readinto(view[done:])
+        if count is None:
+            raise BlockingIOError("the pipe is not blocking")
+        if count == 0:
+            return None
+        done += count
+    return data
 
 
 class _Worker:
@@ -97,6 +128,7 @@ class _Worker:
             [sys.executable, "-m", "notnow.daemon.parsing"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            bufsize=0,  # raw pipes: see _write
         )
         self._lock = threading.Lock()
         self._error: BaseException | None = None
@@ -133,7 +165,7 @@ class _Worker:
         self._process.wait()
 
     def _send(self) -> None:
-        stream = cast(BinaryIO, self._process.stdin)
+        stream = cast(RawIOBase, self._process.stdin)
         while (request := self._requests.get()) is not None:
             future, raws = request
             if self._error is not None:  # answered at once, never sent
@@ -152,7 +184,7 @@ class _Worker:
         self._sent.put(None)
 
     def _receive(self) -> None:
-        stream = cast(BinaryIO, self._process.stdout)
+        stream = cast(RawIOBase, self._process.stdout)
         while (future := self._sent.get()) is not None:
             if self._error is not None:
                 future.set_exception(self._error)
@@ -242,7 +274,8 @@ def _serve() -> int:
     # process group); the worker ends when its input does, after its last answer.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    requests = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+    answers = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)  # noqa: SIM115
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
     while (raws := _read(requests)) is not None:
         _write(answers, parse_all(cast(list[bytes], raws)))
