@@ -10,7 +10,10 @@ Method (all in one run, on one Dovecot started for it on 127.0.0.1 by tests/dove
    in batches of 200 over one connection, with imaplib's protocol trace off as notnow
    has it. Run before and after notnow; the faster of the two is the baseline (both are
    reported). Once more with imapclient's defaults, which turn the trace on: it formats
-   the repr of every message read, and it was the baseline until session 6.
+   the repr of every message read, and it was the baseline until session 6. And once
+   with each batch parsed by the stdlib as it arrives (compat32 ``message_from_bytes``,
+   nothing decoded), in the same thread: the least any Python client that looks inside
+   every message pays, for comparison (not the target's baseline).
 3. notnow in-process: a child Python process runs ``notnow.daemon.loop.run_once`` on a
    fresh state; it times the model load and the pass separately, samples its VmRSS
    plus its parse worker's (``notnow.daemon.parsing``) every 0.2 s and reports the peak
@@ -118,6 +121,10 @@ def main() -> int:
         traced = bare_download(server, user, trace=True)
         print(f"imapclient defaults: {traced['seconds']:.1f} s, {n / traced['seconds']:.0f} msg/s")
         results["baseline_traced"] = traced
+        parsed = bare_download(server, user, parse=True)
+        rate = n / parsed["seconds"]
+        print(f"download + stdlib parse: {parsed['seconds']:.1f} s, {rate:.0f} msg/s")
+        results["baseline_parsed"] = parsed
         if args.profile:
             profile_path = _common.REPO / "bench" / "results" / "backlog-profile.txt"
             profile_path.parent.mkdir(exist_ok=True)
@@ -178,10 +185,17 @@ def load_maildir(server: Any, user: str, args: argparse.Namespace) -> dict[str, 
 # -- the baseline -------------------------------------------------------------------------------
 
 
-def bare_download(server: Any, user: str, trace: bool = False) -> dict[str, Any]:
+def bare_download(
+    server: Any, user: str, trace: bool = False, parse: bool = False
+) -> dict[str, Any]:
     """Every message's BODY.PEEK[] in batches of 200 over one connection. Without
     imaplib's protocol trace, as notnow reads mail (mailbox/imap.py), unless ``trace``:
-    imapclient turns the trace on, and it formats the repr of every message read."""
+    imapclient turns the trace on, and it formats the repr of every message read.
+    With ``parse``, each batch is then parsed by the stdlib's cheapest parse
+    (``email.message_from_bytes``, compat32, nothing decoded): what any Python client
+    that looks inside every message pays at the least."""
+    import email
+
     from notnow.mailbox.imap import _quiet_imaplib  # imported before the clock starts
 
     started = time.perf_counter()
@@ -196,6 +210,9 @@ def bare_download(server: Any, user: str, trace: bool = False) -> dict[str, Any]
         for start in range(0, len(uids), BATCH):
             response = client.fetch(uids[start : start + BATCH], ["BODY.PEEK[]"])
             total += sum(len(item[b"BODY[]"]) for item in response.values())
+            if parse:
+                for item in response.values():
+                    email.message_from_bytes(item[b"BODY[]"])
     finally:
         client.logout()
     return {
@@ -359,6 +376,20 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                 "-",
             ],
         )
+    parsed = results.get("baseline_parsed")
+    if parsed:
+        rows.insert(
+            1,
+            [
+                "bare download + stdlib parse of each message (compat32 message_from_bytes, "
+                "one thread)",
+                f"{parsed['seconds']:.1f}",
+                f"{parsed['cpu_seconds']:.1f}",
+                f"{n / parsed['seconds']:,.0f}",
+                f"{parsed['seconds'] / baseline:.2f}",
+                "-",
+            ],
+        )
     if "cli" in results:
         cli = results["cli"]
         rows.append(
@@ -402,6 +433,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                         f" ({pass_seconds / traced['seconds']:.2f}x the download with "
                         "imapclient's defaults)"
                         if traced
+                        else ""
+                    )
+                    + (
+                        f"; {pass_seconds / parsed['seconds']:.2f}x the download with a "
+                        "stdlib parse of each message"
+                        if parsed
                         else ""
                     ),
                     _common.verdict(ratio <= 2),
