@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notnow.config import AccountConfig, DraftsConfig
+from notnow.drafts import compose
 from notnow.drafts.compose import (
     MAX_REFERENCES,
     Draft,
@@ -506,3 +507,14 @@ def test_encoded_words_never_become_headers(subject: str, sender_name: str, own_
     assert subject_back.startswith("Re: ")
     assert not re.match(r"(?i)\s*re\s*:", subject_back[4:])
     assert [a.addr_spec for a in message["To"].addresses] == ["jane@acme.example"]
+
+
+@pytest.mark.parametrize("fixture", ALL_FIXTURES)
+def test_drafts_are_the_bytes_the_stdlib_policy_gives(
+    fixture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # compose keeps each header class the stdlib's registry makes; nothing else differs.
+    monkeypatch.setattr(compose, "make_msgid", lambda domain=None: "<fixed@example.org>")
+    ours = draft_of(load(fixture)).raw
+    monkeypatch.setattr(compose, "_POLICY", email.policy.SMTP)
+    assert ours == draft_of(load(fixture)).raw

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.headerregistry import Address as HeaderAddress
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import SMTP, compat32
@@ -128,7 +129,7 @@ def compose_draft(
     if date.tzinfo is None:
         date = date.replace(tzinfo=UTC)
 
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["From"] = identity
     if recipient is not None:
         message["To"] = recipient
@@ -142,7 +143,7 @@ def compose_draft(
     message[SOURCE_HEADER] = original_id or _SPACES.sub("", sanitize_header(email.message_id))
     message.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
 
-    raw = message.as_bytes(policy=SMTP)
+    raw = message.as_bytes(policy=_POLICY)
     _check_headers(raw, [name.lower() for name in message])
     to = str(recipient) if recipient is not None else ""
     logger.debug("composed draft %s for %s (to set: %s)", message_id, email.message_id, bool(to))
@@ -155,6 +156,25 @@ def compose_draft(
         source_id=email.message_id,
         note=note,
     )
+
+
+class _Registry(HeaderRegistry):
+    """The stdlib's header registry, with each header's class made once: the stdlib's
+    makes a new class for every header set, a quarter of composing a draft."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+
+_POLICY = SMTP.clone(header_factory=_Registry())
 
 
 # -- recipient ----------------------------------------------------------------------------
