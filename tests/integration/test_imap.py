@@ -310,11 +310,12 @@ def test_fetch_never_sets_seen(
     assert all(b"\\Seen" not in flags for flags in after)
 
 
-def test_the_usual_answer_to_the_first_fetch_is_read_as_imapclient_reads_it(
+def test_the_usual_answers_of_a_backlog_are_read_as_imapclient_reads_them(
     dovecot: Dovecot, dovecot_user: str, connect: Callable[..., ImapMailbox]
 ) -> None:
-    """``_fetch_meta`` reads Dovecot's answer without imapclient's parser: the same
-    sizes, flags, dates and headers as imapclient's own ``fetch``."""
+    """``_fetch_read`` reads Dovecot's answers to the overview FETCH and to the FETCH of
+    whole messages without imapclient's parser: the same sizes, flags, dates, headers
+    and messages as imapclient's own ``fetch``."""
     from notnow.mailbox import imap
 
     flags = [(), ("\\Seen",), ("\\Flagged", "$Label1"), ("\\Answered", "\\Seen")]
@@ -325,16 +326,13 @@ def test_the_usual_answer_to_the_first_fetch_is_read_as_imapclient_reads_it(
     mailbox = connect(dovecot, dovecot_user)
     mailbox.checkpoint(INBOX)  # selects the folder
     client = mailbox._client
-    typ, data = client._imap.uid(
-        "FETCH",
-        ",".join(map(str, uids)),
-        "(RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)])",
-    )
-    assert typ == "OK" and imap._meta_fast(data) is not None  # the usual shape: read fast
-    expected = client.fetch(uids, imap._META_ITEMS)
-    for answer in expected.values():
-        answer.pop(b"SEQ")
-    assert mailbox._fetch_meta(uids) == expected
+    for items, fast in ((imap._META_ITEMS, imap._meta_fast), (imap._WHOLE_ITEMS, imap._whole_fast)):
+        typ, data = client._imap.uid("FETCH", ",".join(map(str, uids)), f"({' '.join(items)})")
+        assert typ == "OK" and fast(data) is not None  # the usual shape: read fast
+        expected = client.fetch(uids, items)
+        for answer in expected.values():
+            answer.pop(b"SEQ")
+        assert mailbox._fetch_read(uids, items, fast) == expected
 
 
 def test_an_answer_of_another_shape_goes_to_imapclients_parser() -> None:
@@ -361,6 +359,10 @@ def test_an_answer_of_another_shape_goes_to_imapclients_parser() -> None:
     assert imap._meta_fast([usual, b" FLAGS (\\Seen))"]) is None  # more after the literal
     assert imap._meta_fast([usual, b")", b"3 (FLAGS (\\Deleted))"]) is None  # unsolicited
     assert imap._meta_fast([(usual[0], b"short"), b")"]) is None  # not the announced length
+    whole = (b"2 (UID 9 BODY[] {5}", b"Hi!\r\n")
+    assert imap._whole_fast([whole, b")"]) == {9: {b"BODY[]": b"Hi!\r\n"}}
+    assert imap._whole_fast([(b"2 (UID 9 BODY[] NIL)",)]) is None
+    assert imap._whole_fast([(b"2 (BODY[] {5}", whole[1]), b" UID 9)"]) is None  # UID after
 
 
 def test_fetch_after_checkpoint_returns_only_newer_mail(
@@ -470,11 +472,13 @@ def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_se
     plain = sample_message(7, attachment=False)
     dovecot.deliver(dovecot_user, INBOX, plain)
 
+    from notnow.mailbox import imap
+
     mailbox = connect(dovecot, dovecot_user)
     commands: list[object] = []
-    fetch, overview = mailbox._client.fetch, mailbox._fetch_meta
+    fetch, read = mailbox._client.fetch, mailbox._fetch_read
     mailbox._client.fetch = lambda *a, **k: commands.append(a[1]) or fetch(*a, **k)
-    mailbox._fetch_meta = lambda *a: commands.append("overview") or overview(*a)  # type: ignore[method-assign]
+    mailbox._fetch_read = lambda *a: commands.append(a[1]) or read(*a)  # type: ignore[method-assign]
     items = fetch_all(mailbox)
     assert [item.position for item in items][:3] == uids
     for n, item in enumerate(items[:3]):
@@ -486,7 +490,7 @@ def test_small_messages_with_attachments_are_read_as_their_text_whole_ones_as_se
     # Batched: the overview, the structure of the three multipart/mixed ones only, the
     # whole plain one, and one FETCH for the three of one shape.
     assert len(commands) == 4, commands
-    assert commands[:2] == ["overview", ["BODYSTRUCTURE"]]
+    assert commands[:2] == [imap._META_ITEMS, ["BODYSTRUCTURE"]]
 
 
 def test_big_single_part_text_is_capped(

@@ -23,7 +23,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -271,7 +271,7 @@ class ImapMailbox:
                     "read; it will be read again by date on the next pass"
                 )
         with self._errors(f"reading {folder!r}"):
-            meta = self._fetch_meta(uids)
+            meta = self._fetch_read(uids, _META_ITEMS, _meta_fast)
             present = [uid for uid in uids if uid in meta]  # others: expunged since the search
             # Only a message that may carry attachments is worth its BODYSTRUCTURE (which
             # costs more to parse than a small message costs to download).
@@ -288,9 +288,7 @@ class ImapMailbox:
                     texts_only[uid] = parts
             raws = {
                 uid: response.get(b"BODY[]")
-                for uid, response in (
-                    self._client.fetch(whole, ["BODY.PEEK[]"]) if whole else {}
-                ).items()
+                for uid, response in self._fetch_read(whole, _WHOLE_ITEMS, _whole_fast).items()
             }
             raws.update(self._fetch_texts(texts_only))
             result = []
@@ -315,23 +313,29 @@ class ImapMailbox:
                 )
         return result
 
-    def _fetch_meta(self, uids: Sequence[int]) -> dict[int, dict[bytes, Any]]:
-        """``client.fetch(uids, _META_ITEMS)``, the one FETCH every message of a backlog
-        gets. imapclient's parser lexes a response a character at a time, half of the
-        client's CPU for reading mail (docs/benchmarks.md); the usual shape of this
-        answer is read with one match per message instead (``_meta_fast``), and the
-        whole answer goes to imapclient's parser if any part of it has another shape."""
+    def _fetch_read(
+        self,
+        uids: Sequence[int],
+        items: list[str],
+        fast: Callable[[Sequence[Any]], dict[int, dict[bytes, Any]] | None],
+    ) -> dict[int, dict[bytes, Any]]:
+        """``client.fetch(uids, items)`` for the FETCHes every message of a backlog gets
+        (the overview, and the whole of most messages). imapclient's parser lexes a
+        response a character at a time, half of the client's CPU for reading mail
+        (docs/benchmarks.md); the usual shape of these answers is read with one match
+        per message instead (``fast``), and the whole answer goes to imapclient's
+        parser if any part of it has another shape."""
         from imapclient.response_parser import parse_fetch_response
 
         if not uids:
             return {}
-        items = "(" + " ".join(_META_ITEMS) + ")"
-        typ, data = self._client._imap.uid("FETCH", ",".join(map(str, uids)), items)
+        items_text = "(" + " ".join(items) + ")"
+        typ, data = self._client._imap.uid("FETCH", ",".join(map(str, uids)), items_text)
         if typ != "OK":
             raise imaplib.IMAP4.error(f"FETCH failed: {_decode(data[-1] if data else typ)}")
-        fast = _meta_fast(data)
-        if fast is not None:
-            return fast
+        read = fast(data)
+        if read is not None:
+            return read
         parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(
             data, self._client.normalise_times, True
         )
@@ -631,11 +635,30 @@ _MAY_CARRY_ATTACHMENTS = re.compile(
 
 
 # How Dovecot (and most servers) answer _META_ITEMS for one message, the header literal
-# following; a FETCH of exactly this is what _fetch_meta reads without imapclient.
+# following; a FETCH of exactly this is what _fetch_read reads without imapclient.
 _META_RESPONSE = re.compile(
     rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+) FLAGS \(([^()\"{}\r\n]*)\) "
     rb'INTERNALDATE "([^"\r\n]*)" BODY\[HEADER\.FIELDS \(CONTENT-TYPE\)\] \{(\d+)\}'
 )
+
+
+def _usual_answers(
+    data: Sequence[Any], shape: re.Pattern[bytes]
+) -> list[tuple[re.Match[bytes], bytes]] | None:
+    """Each response in imaplib's raw answer to a FETCH, as ``shape``'s match of the
+    text before its one literal (``shape``'s last group: the literal's length), with
+    that literal; None if any response has another shape."""
+    answers = []
+    for item in data:
+        if item == b")":
+            continue  # the end of the response before it
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return None
+        match = shape.fullmatch(item[0])
+        if match is None or int(match[shape.groups]) != len(item[1]):
+            return None
+        answers.append((match, item[1]))
+    return answers
 
 
 def _meta_fast(data: Sequence[Any]) -> dict[int, dict[bytes, Any]] | None:
@@ -643,15 +666,11 @@ def _meta_fast(data: Sequence[Any]) -> dict[int, dict[bytes, Any]] | None:
     normalised), if every response in it has the usual shape; else None."""
     from imapclient.datetime_util import parse_to_datetime
 
+    answers = _usual_answers(data, _META_RESPONSE)
+    if answers is None:
+        return None
     parsed: dict[int, dict[bytes, Any]] = {}
-    for item in data:
-        if item == b")":
-            continue  # the end of the response before it
-        if not (isinstance(item, tuple) and len(item) == 2):
-            return None
-        match = _META_RESPONSE.fullmatch(item[0])
-        if match is None or int(match[5]) != len(item[1]):
-            return None
+    for match, header in answers:
         try:
             when = parse_to_datetime(match[4], normalise=False)
         except ValueError:
@@ -660,9 +679,23 @@ def _meta_fast(data: Sequence[Any]) -> dict[int, dict[bytes, Any]] | None:
             b"RFC822.SIZE": int(match[2]),
             b"FLAGS": tuple(match[3].split()),
             b"INTERNALDATE": when,
-            b"BODY[HEADER.FIELDS (CONTENT-TYPE)]": item[1],
+            b"BODY[HEADER.FIELDS (CONTENT-TYPE)]": header,
         }
     return parsed
+
+
+# Most messages are read whole: Dovecot's answer to this, read without imapclient too.
+_WHOLE_ITEMS = ["BODY.PEEK[]"]
+_WHOLE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{(\d+)\}")
+
+
+def _whole_fast(data: Sequence[Any]) -> dict[int, dict[bytes, Any]] | None:
+    """imaplib's raw answer to _WHOLE_ITEMS as imapclient would parse it, if every
+    response in it has the usual shape; else None."""
+    answers = _usual_answers(data, _WHOLE_RESPONSE)
+    if answers is None:
+        return None
+    return {int(match[1]): {b"BODY[]": body} for match, body in answers}
 
 
 def _may_carry_attachments(meta: dict[bytes, Any]) -> bool:
