@@ -361,7 +361,7 @@ def test_an_answer_of_another_shape_goes_to_imapclients_parser() -> None:
     assert imap._meta_fast([(usual[0], b"short"), b")"]) is None  # not the announced length
     whole = (b"2 (UID 9 BODY[] {5}", b"Hi!\r\n")
     assert imap._whole_fast([whole, b")"]) == {9: {b"BODY[]": b"Hi!\r\n"}}
-    assert imap._whole_fast([(b"2 (UID 9 BODY[] NIL)",)]) is None
+    assert imap._whole_fast([b"2 (UID 9 BODY[] NIL)"]) is None  # no literal
     assert imap._whole_fast([(b"2 (BODY[] {5}", whole[1]), b" UID 9)"]) is None  # UID after
 
 
