@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from notnow import text as textprep
 from notnow.classifier import dataset, wordwise
 from notnow.classifier.features import document
+from notnow.config import cache_dir, xdg_dir
 from notnow.errors import ModelError
 from notnow.files import write_atomically
 from notnow.memory import release_freed_memory
@@ -422,8 +423,6 @@ def _save_scoring(classifier: Classifier, path: Path, digest: str) -> None:
 
 def user_model_path() -> Path:
     """Where `notnow train` keeps the user's model: $NOTNOW_MODEL, else the XDG data dir."""
-    from notnow.config import xdg_dir
-
     override = os.environ.get("NOTNOW_MODEL")
     if override:
         return Path(override)
@@ -432,8 +431,6 @@ def user_model_path() -> Path:
 
 def bundled_path() -> Path:
     name = f"bundled-{dataset.corpus_hash()}-v{FORMAT_VERSION}-sklearn{_sklearn_version()}"
-    from notnow.config import cache_dir
-
     return cache_dir() / f"{name}.skops"
 
 
